@@ -1,0 +1,188 @@
+//! The WebAssembly runtime: loads tool components and runs their calls.
+//!
+//! One [`Runtime`] owns one wasmtime `Engine` (pooling allocator, epoch
+//! interruption), one `Linker` with WASI Preview 2 (nothing granted) and the
+//! toolhost host services, and the compiled-artifact cache. Loading a file
+//! produces a [`Plugin`]: the compiled component, an `InstancePre` built once,
+//! and the validated description. Every call gets a fresh `Store` and
+//! instance, so no state leaks between calls or callers, and a trap takes
+//! down only that instance.
+
+mod bindings;
+mod cache;
+mod error;
+mod host_state;
+mod limits;
+mod output;
+mod plugin;
+mod schema;
+
+pub use cache::{ArtifactCache, CacheOutcome, content_hash};
+pub use error::{CallError, LoadError, RuntimeError, ToolError};
+pub use limits::Limits;
+pub use output::{Content, ToolOutput};
+pub use plugin::{LoadReport, Plugin, ToolInfo};
+pub use schema::ObjectSchema;
+
+use crate::storage::Store;
+use host_state::HostState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled artifacts are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// Instances that may exist at once (the pooling allocator's size).
+    /// Zero selects on-demand allocation instead of a pool.
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            limits: Limits::default(),
+            max_instances: 128,
+        }
+    }
+}
+
+/// Loads plugins and runs them. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<ArtifactCache>,
+    limits: Limits,
+    store: Store,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.shared.cache)
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn engine_config(max_instances: u32, limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if max_instances > 0 {
+        let mut pool = PoolingAllocationConfig::default();
+        // Rust tools have one core instance and memory; JavaScript and Python
+        // components have a few dozen core instances and several memories.
+        pool.total_component_instances(max_instances)
+            .total_core_instances(max_instances.saturating_mul(8))
+            .total_memories(max_instances.saturating_mul(2))
+            .total_tables(max_instances.saturating_mul(8))
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(64)
+            .max_memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+impl Runtime {
+    /// A runtime whose tools use `store`.
+    pub fn new(config: RuntimeConfig, store: Store) -> Result<Self, RuntimeError> {
+        let engine = match Engine::new(&engine_config(config.max_instances, &config.limits)) {
+            Ok(e) => e,
+            Err(e) if config.max_instances > 0 => {
+                // A pool reserves address space up front; where that is not
+                // allowed (tight ulimits), on-demand allocation still works.
+                tracing::warn!(error = %e, "instance pool unavailable; allocating on demand");
+                Engine::new(&engine_config(0, &config.limits))
+                    .map_err(|e| RuntimeError::Engine(e.to_string()))?
+            }
+            Err(e) => return Err(RuntimeError::Engine(e.to_string())),
+        };
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        bindings::Tool::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let cache =
+            match &config.cache_dir {
+                None => None,
+                Some(dir) => Some(ArtifactCache::open(dir, &engine).map_err(|source| {
+                    RuntimeError::Cache {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?),
+            };
+        spawn_epoch_ticker(&engine);
+        Ok(Runtime {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                limits: config.limits,
+                store,
+            }),
+        })
+    }
+
+    /// The store tools of this runtime use.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The per-call limits.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// Load the component in `path`: compile it (or read the cached
+    /// artifact), link it, call `describe` once and validate the answer.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Load a component from `bytes`; `path` names it in errors and logs.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        plugin::load(&self.shared, path, bytes)
+    }
+}
+
+/// Advance the engine's epoch every tick until the engine is dropped, so
+/// call deadlines fire without a thread per call.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("toolhost-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the epoch thread: call deadlines will not fire");
+    }
+}

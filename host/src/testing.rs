@@ -1,0 +1,74 @@
+//! Test a plugin in isolation: no server, no auth, an in-memory store.
+//!
+//! ```no_run
+//! use toolhost::testing::PluginHarness;
+//! use serde_json::json;
+//!
+//! let harness = PluginHarness::load("notes_create.wasm".as_ref()).unwrap();
+//! let alice = harness.principal("alice", &["member"]);
+//! let out = harness.call(&alice, json!({"title": "t", "body": "b"})).unwrap();
+//! assert_eq!(out.structured.unwrap()["title"], "t");
+//! ```
+
+use crate::runtime::{CallError, LoadError, Plugin, Runtime, RuntimeConfig, ToolOutput};
+use crate::{Principal, Store};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Loads plugins into a runtime with its own in-memory store and calls them
+/// as any principal. Plugins loaded into one harness share its store.
+#[derive(Debug)]
+pub struct PluginHarness {
+    runtime: Runtime,
+    plugin: Plugin,
+    calls: AtomicU64,
+}
+
+impl PluginHarness {
+    /// Load `path` into a fresh runtime with an in-memory store.
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let config = RuntimeConfig {
+            max_instances: 16,
+            ..RuntimeConfig::default()
+        };
+        let runtime = Runtime::new(config, Store::in_memory())
+            .unwrap_or_else(|e| panic!("test runtime: {e}"));
+        Self::with_runtime(runtime, path)
+    }
+
+    /// Load `path` into an existing runtime (to share its store and cache).
+    pub fn with_runtime(runtime: Runtime, path: &Path) -> Result<Self, LoadError> {
+        let plugin = runtime.load_file(path)?;
+        Ok(PluginHarness {
+            runtime,
+            plugin,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Another plugin in the same runtime (same store).
+    pub fn sibling(&self, path: &Path) -> Result<Self, LoadError> {
+        Self::with_runtime(self.runtime.clone(), path)
+    }
+
+    /// The loaded plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// A principal with `subject` and `roles`.
+    pub fn principal(&self, subject: &str, roles: &[&str]) -> Principal {
+        Principal::new(subject, roles.iter().copied())
+    }
+
+    /// Call the plugin as `principal` with `arguments`.
+    pub fn call(
+        &self,
+        principal: &Principal,
+        arguments: serde_json::Value,
+    ) -> Result<ToolOutput, CallError> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        self.plugin
+            .call(principal, &format!("test-{n}"), &arguments)
+    }
+}
