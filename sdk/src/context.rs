@@ -1,0 +1,84 @@
+//! What a tool knows about the call in progress.
+
+use crate::bindings::toolhost::plugin::types;
+use crate::store::Bucket;
+use std::time::SystemTime;
+
+/// The verified caller, as the host established it. A tool cannot forge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Stable identifier of the user.
+    pub subject: String,
+    /// Roles resolved by the host.
+    pub roles: Vec<String>,
+    /// OAuth scopes granted to the caller's token.
+    pub scopes: Vec<String>,
+    /// The OAuth client the caller used, when known.
+    pub client_id: Option<String>,
+    /// The caller's active organization, when known.
+    pub org_id: Option<String>,
+    /// The caller's e-mail address, when known.
+    pub email: Option<String>,
+}
+
+impl Principal {
+    /// True if the caller holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// One call: who is calling, its request id, and the host services.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The verified caller.
+    pub principal: Principal,
+    /// Unique per call; the host logs it too.
+    pub request_id: String,
+}
+
+impl Context {
+    pub(crate) fn from_wit(ctx: types::CallContext) -> Self {
+        let p = ctx.principal;
+        Context {
+            principal: Principal {
+                subject: p.subject,
+                roles: p.roles,
+                scopes: p.scopes,
+                client_id: p.client_id,
+                org_id: p.org_id,
+                email: p.email,
+            },
+            request_id: ctx.request_id,
+        }
+    }
+
+    /// The caller's data in `name`. Buckets are shared between tools (by
+    /// name) but never between callers: the host scopes every key to the
+    /// caller of this call.
+    pub fn bucket(&self, name: &str) -> Bucket {
+        Bucket::new(name)
+    }
+
+    /// A new time-ordered unique id (UUIDv7, lowercase hyphenated) for the
+    /// instant `at`. Ids made later sort after ids made earlier: the 12 bits
+    /// after the millisecond timestamp carry the sub-millisecond fraction
+    /// (RFC 9562, section 6.2, method 3), so even notes made in the same
+    /// millisecond list in creation order. The remaining 62 bits are random.
+    pub fn time_ordered_id(&self, at: SystemTime) -> String {
+        let since = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+        let mut bytes = *uuid::Uuid::new_v7(ts).as_bytes();
+        let fraction = u64::from(since.subsec_nanos() % 1_000_000) * 4096 / 1_000_000;
+        bytes[6] = 0x70 | (fraction >> 8) as u8;
+        bytes[7] = (fraction & 0xff) as u8;
+        uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
+    }
+
+    /// `at` as an RFC 3339 UTC timestamp with milliseconds.
+    pub fn rfc3339(&self, at: SystemTime) -> String {
+        humantime::format_rfc3339_millis(at).to_string()
+    }
+}
