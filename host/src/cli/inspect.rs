@@ -1,0 +1,37 @@
+//! `toolhost inspect`: what a plugin says about itself, and what it imports.
+
+use super::{CacheArgs, EXIT_OK, EXIT_USAGE, print_json, runtime};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// The plugin component (.wasm).
+    plugin: PathBuf,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+pub fn run(args: InspectArgs) -> u8 {
+    let loaded = runtime(&args.cache, None)
+        .and_then(|r| r.load_file(&args.plugin).map_err(|e| e.to_string()));
+    let plugin = match loaded {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("toolhost inspect: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let info = plugin.info();
+    print_json(&json!({
+        "name": info.name,
+        "title": info.title,
+        "description": info.description,
+        "inputSchema": info.input_schema.as_json(),
+        "outputSchema": info.output_schema.as_ref().map(|s| s.as_json()),
+        "roles": info.roles,
+        "version": plugin.content_hash(),
+        "imports": plugin.imports(),
+    }));
+    EXIT_OK
+}

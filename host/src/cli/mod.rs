@@ -1,0 +1,115 @@
+//! Command-line parsing and dispatch.
+
+mod call;
+mod inspect;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use toolhost::runtime::{Limits, RuntimeConfig};
+use toolhost::storage::{SqliteStore, SyncMode};
+use toolhost::{Runtime, Store};
+
+/// Exit code: the tool ran and succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the tool returned an error (or the call was refused).
+pub const EXIT_TOOL_ERROR: u8 = 1;
+/// Exit code: bad command line, or the plugin could not be loaded.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "toolhost",
+    version,
+    about = "An MCP server whose tools are sandboxed WebAssembly components"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one call of a plugin and print the MCP CallToolResult as JSON.
+    ///
+    /// Exit status: 0 success, 1 the tool returned an error (or the caller
+    /// lacks a role), 2 the plugin could not be loaded or the command line is wrong.
+    Call(call::CallArgs),
+    /// Print a plugin's description (name, schemas, roles) and its imports as JSON.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Where compiled artifacts go, shared by the subcommands.
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// Compiled-artifact cache directory [default: DATA/cache with --data,
+    /// else $XDG_CACHE_HOME/toolhost or ~/.cache/toolhost].
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Compile on every load; write no cache.
+    #[arg(long, conflicts_with = "cache")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn dir(&self, data: Option<&Path>) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache {
+            return Some(dir.clone());
+        }
+        if let Some(data) = data {
+            return Some(data.join("cache"));
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("toolhost"))
+    }
+}
+
+/// A runtime over SQLite in `data`, or over memory without it.
+fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
+    let store = match data {
+        Some(dir) => {
+            Store::new(SqliteStore::open_dir(dir, SyncMode::Full).map_err(|e| e.to_string())?)
+        }
+        None => Store::in_memory(),
+    };
+    let config = RuntimeConfig {
+        cache_dir: cache.dir(data),
+        limits: Limits::default(),
+        max_instances: 16,
+    };
+    Runtime::new(config, store).map_err(|e| e.to_string())
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TOOLHOST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,toolhost::plugin=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Parse the command line and run it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match cli.command {
+        Command::Call(args) => call::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Print `value` as pretty JSON on stdout.
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
