@@ -1,0 +1,239 @@
+//! `toolhost call` and `toolhost inspect`, run as a user would: as processes.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use toolhost_test_artifacts::{NOT_A_TOOL, NOTES_CREATE, NOTES_LIST};
+
+fn toolhost(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_toolhost"))
+        .args(args)
+        .arg("--cache")
+        .arg(cache)
+        .output()
+        .expect("run toolhost")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn call_creates_and_lists_per_subject_across_processes() {
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let created = toolhost(
+        &[
+            "call",
+            NOTES_CREATE,
+            "--subject",
+            "alice",
+            "--roles",
+            "member",
+            "--data",
+            d,
+            "--args",
+            r#"{"title":"Pay rent","body":"before the 3rd"}"#,
+        ],
+        cache.path(),
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let result = json(&created);
+    assert_eq!(result["isError"], false);
+    assert_eq!(result["structuredContent"]["title"], "Pay rent");
+    assert_eq!(result["content"][0]["type"], "text");
+    let id = result["structuredContent"]["id"].clone();
+
+    let mine = toolhost(
+        &["call", NOTES_LIST, "--subject", "alice", "--data", d],
+        cache.path(),
+    );
+    assert_eq!(mine.status.code(), Some(0), "{}", stderr(&mine));
+    let notes = &json(&mine)["structuredContent"]["notes"];
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    assert_eq!(notes[0]["id"], id);
+
+    let theirs = toolhost(
+        &["call", NOTES_LIST, "--subject", "bob", "--data", d],
+        cache.path(),
+    );
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(json(&theirs)["structuredContent"]["count"], 0);
+}
+
+#[test]
+fn bad_arguments_are_a_tool_error_and_write_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    for (args, expect) in [
+        ("{not json", "not valid JSON"),
+        (r#"{"body":"b"}"#, "title"),
+        (r#"{"title":"","body":"b"}"#, "/title"),
+    ] {
+        let out = toolhost(
+            &[
+                "call",
+                NOTES_CREATE,
+                "--subject",
+                "alice",
+                "--roles",
+                "member",
+                "--data",
+                d,
+                "--args",
+                args,
+            ],
+            cache.path(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{args}: {}", stderr(&out));
+        let result = json(&out);
+        assert_eq!(result["isError"], true);
+        let text = result["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains(expect), "{args}: {text}");
+    }
+    let listed = toolhost(
+        &["call", NOTES_LIST, "--subject", "alice", "--data", d],
+        cache.path(),
+    );
+    assert_eq!(json(&listed)["structuredContent"]["count"], 0);
+}
+
+#[test]
+fn a_caller_without_the_role_is_refused() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = toolhost(
+        &[
+            "call",
+            NOTES_CREATE,
+            "--subject",
+            "guest",
+            "--args",
+            r#"{"title":"t","body":"b"}"#,
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = json(&out)["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("member") && text.contains("guest"), "{text}");
+}
+
+#[test]
+fn inspect_prints_schema_roles_and_imports() {
+    let cache = tempfile::tempdir().unwrap();
+    for (path, name, roles) in [
+        (NOTES_CREATE, "notes_create", vec!["member"]),
+        (NOTES_LIST, "notes_list", vec![]),
+    ] {
+        let out = toolhost(&["inspect", path], cache.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let info = json(&out);
+        assert_eq!(info["name"], name);
+        assert_eq!(info["inputSchema"]["type"], "object");
+        assert_eq!(info["roles"], serde_json::json!(roles));
+        let imports: Vec<&str> = info["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            imports.contains(&"toolhost:plugin/store@0.1.0"),
+            "{imports:?}"
+        );
+        assert!(
+            !imports.iter().any(|i| i.starts_with("wasi:http")),
+            "{imports:?}"
+        );
+    }
+}
+
+#[test]
+fn unloadable_files_exit_2_naming_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let text_file = dir.path().join("notes.txt.wasm");
+    std::fs::write(&text_file, "hello").unwrap();
+    let core_module = dir.path().join("core.wasm");
+    std::fs::write(&core_module, b"\0asm\x01\0\0\0").unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    let whole = std::fs::read(NOTES_LIST).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let cases = [
+        (text_file.to_str().unwrap(), "not a WebAssembly component"),
+        (core_module.to_str().unwrap(), "core WebAssembly module"),
+        (truncated.to_str().unwrap(), "not a WebAssembly component"),
+        (
+            NOT_A_TOOL,
+            "does not implement the toolhost:plugin/tool@0.1.0 world",
+        ),
+        (missing.to_str().unwrap(), "cannot read"),
+    ];
+    for (path, reason) in cases {
+        for command in ["call", "inspect"] {
+            let mut args = vec![command, path];
+            if command == "call" {
+                args.extend(["--subject", "alice"]);
+            }
+            let out = toolhost(&args, cache.path());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{command} {path}: {err}");
+            assert!(
+                err.contains(path) && err.contains(reason),
+                "{command} {path}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = toolhost(&["call", NOTES_LIST], cache.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--subject"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_second_load_reads_the_compiled_artifact() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = toolhost(&["inspect", NOTES_LIST], cache.path());
+    assert_eq!(first.status.code(), Some(0));
+    let artifacts: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].extension().is_some_and(|e| e == "cwasm"));
+    let modified = std::fs::metadata(&artifacts[0])
+        .unwrap()
+        .modified()
+        .unwrap();
+    let second = toolhost(&["inspect", NOTES_LIST], cache.path());
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(
+        std::fs::metadata(&artifacts[0])
+            .unwrap()
+            .modified()
+            .unwrap(),
+        modified,
+        "not rewritten"
+    );
+}
