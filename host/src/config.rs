@@ -1,0 +1,435 @@
+//! Configuration: a TOML file, then environment variables, then flags.
+//!
+//! Every option has a default, so an empty file (or none) is a valid
+//! configuration for local development. Bad configuration fails at start-up
+//! with a message that names the key and says why.
+
+use crate::Principal;
+use crate::registry::WatchConfig;
+use crate::runtime::Limits;
+use crate::storage::SyncMode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or of the wrong type.
+    #[error("configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the key, line and column).
+        message: String,
+    },
+    /// A value is unacceptable.
+    #[error("configuration key {key}: {reason}")]
+    Invalid {
+        /// The key (`section.key`) or environment variable.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// Where plugins come from.
+    pub plugins: PluginsConfig,
+    /// Where data and compiled artifacts live.
+    pub storage: StorageConfig,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// The instance pool.
+    pub runtime: RuntimeSection,
+    /// Development mode (no authentication, loopback only).
+    pub dev: DevConfig,
+    /// The stdio transport.
+    pub stdio: StdioConfig,
+    /// Per-tool operator policy, by tool name.
+    pub tools: BTreeMap<String, ToolPolicy>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Host header values accepted (DNS-rebinding protection). An entry
+    /// without a port matches any port.
+    pub allowed_hosts: Vec<String>,
+    /// Browser Origin values accepted (`scheme://host[:port]`); empty means
+    /// requests with an Origin header are not checked against a list.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, in bytes; larger requests get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
+            max_body_bytes: 4 << 20,
+        }
+    }
+}
+
+/// `[plugins]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Directory of `*.wasm` tool components.
+    pub dir: PathBuf,
+    /// Reload plugins when files in the directory change.
+    pub watch: bool,
+    /// Quiet time after the last file event before reloading, in milliseconds.
+    pub debounce_ms: u64,
+    /// A file modified more recently than this waits for the next pass, in
+    /// milliseconds, so a copy in progress is not reported as broken.
+    pub settle_ms: u64,
+    /// Full rescan of the directory even without events, in seconds (0 = never).
+    pub rescan_secs: u64,
+}
+
+impl PluginsConfig {
+    /// The watcher timings.
+    pub fn watch_config(&self) -> WatchConfig {
+        WatchConfig {
+            debounce_ms: self.debounce_ms,
+            settle_ms: self.settle_ms,
+            rescan_secs: self.rescan_secs,
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        let timing = WatchConfig::default();
+        PluginsConfig {
+            dir: PathBuf::from("plugins"),
+            watch: true,
+            debounce_ms: timing.debounce_ms,
+            settle_ms: timing.settle_ms,
+            rescan_secs: timing.rescan_secs,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Data directory: the SQLite database, and the artifact cache by default.
+    pub data_dir: PathBuf,
+    /// `full` (an acknowledged write survives power loss) or `normal`
+    /// (survives a crash of the host).
+    pub sync: SyncMode,
+    /// Compiled-artifact cache [default: `<data_dir>/cache`].
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from(".toolhost"),
+            sync: SyncMode::Full,
+            cache_dir: None,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The artifact cache directory in effect.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+}
+
+/// `[runtime]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// Instances that may run at once (the pooling allocator's size).
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection { max_instances: 128 }
+    }
+}
+
+/// `[dev]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevConfig {
+    /// The principal HTTP calls run as in development mode.
+    pub principal: Principal,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        DevConfig {
+            principal: Principal::new("dev-user", ["member"]),
+        }
+    }
+}
+
+/// `[stdio]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StdioConfig {
+    /// The principal stdio calls run as (stdio has no network authentication).
+    pub principal: Principal,
+}
+
+impl Default for StdioConfig {
+    fn default() -> Self {
+        StdioConfig {
+            principal: Principal::new("local-user", ["member"]),
+        }
+    }
+}
+
+/// `[tools.<name>]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolPolicy {
+    /// Roles allowed to call the tool (any of them), replacing the tool's
+    /// own default; an empty list lets any authenticated caller.
+    pub roles: Option<Vec<String>>,
+}
+
+/// Environment variables read by [`Config::apply_env`], with the key each sets.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("TOOLHOST_LISTEN", "server.listen"),
+    (
+        "TOOLHOST_ALLOWED_HOSTS",
+        "server.allowed_hosts (comma-separated)",
+    ),
+    ("TOOLHOST_PLUGINS_DIR", "plugins.dir"),
+    ("TOOLHOST_DATA_DIR", "storage.data_dir"),
+];
+
+impl Config {
+    /// Parse TOML text; `path` names the source in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Read and parse a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Apply the environment variables of [`ENV_VARS`] found by `lookup`.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = lookup("TOOLHOST_LISTEN") {
+            self.server.listen = v.parse().map_err(|e| ConfigError::Invalid {
+                key: "TOOLHOST_LISTEN".into(),
+                reason: format!("{v:?} is not an address like 127.0.0.1:3001: {e}"),
+            })?;
+        }
+        if let Some(v) = lookup("TOOLHOST_ALLOWED_HOSTS") {
+            self.server.allowed_hosts = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(Into::into)
+                .collect();
+        }
+        if let Some(v) = lookup("TOOLHOST_PLUGINS_DIR") {
+            self.plugins.dir = PathBuf::from(v);
+        }
+        if let Some(v) = lookup("TOOLHOST_DATA_DIR") {
+            self.storage.data_dir = PathBuf::from(v);
+        }
+        Ok(())
+    }
+
+    /// Check values no parser can: limits, role names, the principal.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        };
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        if self.limits.timeout_ms == 0 {
+            return Err(invalid("limits.timeout_ms", "must be greater than 0"));
+        }
+        if self.limits.memory_bytes < (1 << 20) {
+            return Err(invalid(
+                "limits.memory_bytes",
+                "must be at least 1 MiB (1048576)",
+            ));
+        }
+        if self.runtime.max_instances == 0 {
+            return Err(invalid("runtime.max_instances", "must be greater than 0"));
+        }
+        for (key, principal) in [
+            ("dev.principal", &self.dev.principal),
+            ("stdio.principal", &self.stdio.principal),
+        ] {
+            if principal.subject.trim().is_empty() {
+                return Err(invalid(&format!("{key}.subject"), "must not be empty"));
+            }
+        }
+        for (tool, policy) in &self.tools {
+            if let Some(bad) = policy
+                .roles
+                .iter()
+                .flatten()
+                .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))
+            {
+                return Err(invalid(
+                    &format!("tools.{tool}.roles"),
+                    &format!("role {bad:?} is empty or has white space"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The roles that may call `tool`: the operator's override, else the
+    /// tool's own default.
+    pub fn roles_for<'a>(&'a self, tool: &str, default: &'a [String]) -> &'a [String] {
+        match self.tools.get(tool).and_then(|p| p.roles.as_deref()) {
+            Some(roles) => roles,
+            None => default,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("toolhost.toml"))
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default_configuration() {
+        let config = parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:3001");
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_full_file_parses() {
+        let config = parse(
+            r#"
+            [server]
+            listen = "127.0.0.1:9000"
+            allowed_hosts = ["mcp.example.com"]
+            [plugins]
+            dir = "/srv/plugins"
+            debounce_ms = 50
+            [storage]
+            sync = "normal"
+            [limits]
+            timeout_ms = 2000
+            [tools.notes_create]
+            roles = ["writer", "admin"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.plugins.debounce_ms, 50);
+        assert_eq!(config.storage.sync, SyncMode::Normal);
+        assert_eq!(config.limits.timeout_ms, 2000);
+        assert_eq!(
+            config.limits.memory_bytes,
+            Limits::default().memory_bytes,
+            "unset keys keep defaults"
+        );
+        let default = vec!["member".to_owned()];
+        assert_eq!(
+            config.roles_for("notes_create", &default),
+            ["writer", "admin"]
+        );
+        assert_eq!(config.roles_for("notes_list", &default), ["member"]);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let unknown = parse("[server]\nlisten_on = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("listen_on") && unknown.contains("toolhost.toml"),
+            "{unknown}"
+        );
+        let wrong_type = parse("[limits]\ntimeout_ms = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(wrong_type.contains("timeout_ms"), "{wrong_type}");
+        let bad_sync = parse("[storage]\nsync = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(bad_sync.contains("sometimes"), "{bad_sync}");
+        let zero = parse("[limits]\ntimeout_ms = 0")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(zero.contains("limits.timeout_ms"), "{zero}");
+        let role = parse("[tools.x]\nroles = [\"a b\"]")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(role.contains("tools.x.roles"), "{role}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = Config::default();
+        let env = |k: &str| match k {
+            "TOOLHOST_LISTEN" => Some("127.0.0.1:4000".to_owned()),
+            "TOOLHOST_PLUGINS_DIR" => Some("/p".to_owned()),
+            "TOOLHOST_ALLOWED_HOSTS" => Some("a.example, b.example".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!(config.server.listen.port(), 4000);
+        assert_eq!(config.plugins.dir, PathBuf::from("/p"));
+        assert_eq!(config.server.allowed_hosts, ["a.example", "b.example"]);
+        let err = config
+            .apply_env(|k| (k == "TOOLHOST_LISTEN").then(|| "nowhere".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("TOOLHOST_LISTEN"), "{err}");
+    }
+}
