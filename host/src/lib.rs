@@ -6,13 +6,19 @@
 //! contract. A call travels one way through the modules of this crate:
 //! transport → auth → policy → registry → [`runtime`] → plugin → [`storage`].
 
+pub mod config;
+mod host;
 pub mod policy;
 pub mod principal;
+pub mod registry;
 pub mod result;
 pub mod runtime;
 pub mod storage;
 pub mod testing;
+mod transport;
 
+pub use config::Config;
+pub use host::{Host, HostError};
 pub use principal::Principal;
 pub use runtime::{CallError, LoadError, Plugin, Runtime, RuntimeConfig, ToolOutput};
 pub use storage::Store;

@@ -1,0 +1,189 @@
+//! The embeddable host: storage, runtime, the live registry with hot reload,
+//! and the MCP transports, built from one [`Config`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = toolhost::Config::default();
+//! let host = toolhost::Host::start(config).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+//! host.serve(listener).await?;
+//! # Ok(()) }
+//! ```
+
+use crate::config::Config;
+use crate::registry::{PluginDir, Registry, spawn_watcher};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::storage::{SqliteStore, Store};
+use crate::transport::{http, mcp::McpShared, stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Why the host could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The storage could not be opened.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// The runtime could not be set up.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// The plugins directory is unusable.
+    #[error("plugins directory {path}: {reason}")]
+    Plugins {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(String),
+}
+
+/// A running host. Dropping it does not stop it; call [`Host::shutdown`].
+pub struct Host {
+    config: Arc<Config>,
+    runtime: Runtime,
+    registry: Registry,
+    mcp: Arc<McpShared>,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Open storage, load every plugin in the plugins directory (in
+    /// parallel, from the artifact cache when possible), start watching it,
+    /// and get ready to serve. Must run inside a Tokio runtime.
+    pub async fn start(config: Config) -> Result<Host, HostError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let store = Store::new(SqliteStore::open_dir(
+            &config.storage.data_dir,
+            config.storage.sync,
+        )?);
+        let runtime = Runtime::new(
+            RuntimeConfig {
+                cache_dir: Some(config.storage.cache_dir()),
+                limits: config.limits.clone(),
+                max_instances: config.runtime.max_instances,
+            },
+            store,
+        )?;
+        let dir = &config.plugins.dir;
+        if !dir.is_dir() {
+            return Err(HostError::Plugins {
+                path: dir.display().to_string(),
+                reason: "not a directory (create it, or set plugins.dir / --plugins)".into(),
+            });
+        }
+        let registry = Registry::new();
+        let plugin_dir = Arc::new(Mutex::new(PluginDir::new(
+            dir.clone(),
+            runtime.clone(),
+            Duration::from_millis(config.plugins.settle_ms),
+        )));
+        let first = {
+            let plugin_dir = plugin_dir.clone();
+            tokio::task::spawn_blocking(move || {
+                plugin_dir
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reconcile(false)
+            })
+            .await
+            .map_err(|e| HostError::Plugins {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?
+        };
+        registry.set_problems(first.problems);
+        registry.publish(first.tools);
+        let cancel = CancellationToken::new();
+        if config.plugins.watch {
+            spawn_watcher(
+                plugin_dir,
+                registry.clone(),
+                config.plugins.watch_config(),
+                cancel.child_token(),
+            )
+            .map_err(|e| HostError::Plugins {
+                path: dir.display().to_string(),
+                reason: format!("cannot watch for changes: {e}"),
+            })?;
+        }
+        let mcp = McpShared::new(registry.clone(), config.clone());
+        tokio::spawn(mcp.clone().notify_sessions(registry.subscribe()));
+        let tools = registry.snapshot();
+        tracing::info!(
+            plugins = %dir.display(),
+            tools = ?tools.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "host ready"
+        );
+        Ok(Host {
+            config,
+            runtime,
+            registry,
+            mcp,
+            cancel,
+        })
+    }
+
+    /// The live tool registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The runtime plugins run in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The MCP endpoint at `/mcp`, to merge into an operator's own router.
+    /// Calls run as the configured development principal until
+    /// authentication is configured.
+    pub fn router(&self) -> axum::Router {
+        let router = http::mcp_router(self.mcp.clone(), &self.config.server, &self.cancel);
+        http::with_fixed_principal(router, self.config.dev.principal.clone())
+    }
+
+    /// Serve [`Host::router`] on `listener` until [`Host::shutdown`].
+    pub async fn serve(&self, listener: TcpListener) -> Result<(), HostError> {
+        http::serve(listener, self.router(), self.cancel.clone())
+            .await
+            .map_err(|e| HostError::Serve(e.to_string()))
+    }
+
+    /// Serve one client on stdin/stdout, as the configured stdio principal,
+    /// until it disconnects or [`Host::shutdown`].
+    pub async fn serve_stdio(&self) -> Result<(), HostError> {
+        stdio::serve(
+            self.mcp.clone(),
+            self.config.stdio.principal.clone(),
+            self.cancel.child_token(),
+        )
+        .await
+        .map_err(HostError::Serve)
+    }
+
+    /// Stop serving and watching. In-flight HTTP requests are allowed to finish.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,247 @@
+//! The MCP face of the host: tools/list and tools/call over the registry,
+//! and tools/list_changed to every connected client.
+//!
+//! The handler never parses headers: on HTTP the principal was put into the
+//! request's extensions by the auth layer; on stdio it is fixed by
+//! configuration.
+
+use crate::config::Config;
+use crate::policy;
+use crate::registry::Registry;
+use crate::runtime::{CallError, Plugin, ToolError};
+use crate::{Principal, result};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Shared by every session's handler.
+pub(crate) struct McpShared {
+    registry: Registry,
+    config: Arc<Config>,
+    /// Sessions of the older, initialize-based revisions; told of changes
+    /// through their peer.
+    peers: Mutex<Vec<Peer<RoleServer>>>,
+    next_request: AtomicU64,
+}
+
+impl McpShared {
+    pub(crate) fn new(registry: Registry, config: Arc<Config>) -> Arc<Self> {
+        Arc::new(McpShared {
+            registry,
+            config,
+            peers: Mutex::new(Vec::new()),
+            next_request: AtomicU64::new(1),
+        })
+    }
+
+    /// Tell every live legacy session that the tool list changed, forever:
+    /// run this as a task for the life of the host.
+    pub(crate) async fn notify_sessions(self: Arc<Self>, mut changes: watch::Receiver<u64>) {
+        while changes.changed().await.is_ok() {
+            let peers: Vec<Peer<RoleServer>> = {
+                let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+                peers.retain(|p| !p.is_transport_closed());
+                peers.clone()
+            };
+            for peer in peers {
+                tokio::spawn(async move {
+                    if let Err(e) = peer.notify_tool_list_changed().await {
+                        tracing::debug!(error = %e, "session gone before tools/list_changed");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// One handler per session (or per stateless request); a cheap handle.
+#[derive(Clone)]
+pub(crate) struct McpHandler {
+    shared: Arc<McpShared>,
+    /// The caller on transports without authentication (stdio).
+    fixed_principal: Option<Principal>,
+}
+
+impl McpHandler {
+    pub(crate) fn http(shared: Arc<McpShared>) -> Self {
+        McpHandler {
+            shared,
+            fixed_principal: None,
+        }
+    }
+
+    pub(crate) fn stdio(shared: Arc<McpShared>, principal: Principal) -> Self {
+        McpHandler {
+            shared,
+            fixed_principal: Some(principal),
+        }
+    }
+
+    fn principal(&self, cx: &RequestContext<RoleServer>) -> Option<Principal> {
+        if let Some(p) = &self.fixed_principal {
+            return Some(p.clone());
+        }
+        cx.extensions
+            .get::<::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned()
+    }
+
+    fn roles_for<'a>(&'a self, plugin: &'a Plugin) -> &'a [String] {
+        self.shared
+            .config
+            .roles_for(plugin.name(), &plugin.info().roles)
+    }
+}
+
+/// The MCP `Tool` for a plugin.
+fn describe(plugin: &Plugin) -> Tool {
+    let info = plugin.info();
+    let schema = |v: &serde_json::Value| Arc::new(v.as_object().cloned().unwrap_or_default());
+    let mut tool = Tool::new_with_raw(
+        info.name.clone(),
+        Some(Cow::Owned(info.description.clone())),
+        schema(info.input_schema.as_json()),
+    );
+    if let Some(title) = &info.title {
+        tool = tool.with_title(title.clone());
+    }
+    if let Some(output) = &info.output_schema {
+        tool = tool.with_raw_output_schema(schema(output.as_json()));
+    }
+    tool
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("toolhost", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools are sandboxed WebAssembly components; each call runs as the authenticated caller.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let tools = self.shared.registry.snapshot();
+        Ok(ListToolsResult::with_all_items(
+            tools.iter().map(describe).collect(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.shared.registry.get(name).map(|p| describe(&p))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.as_ref();
+        let Some(principal) = self.principal(&cx) else {
+            tracing::warn!(
+                tool = name,
+                reason = "no principal on the request",
+                "call rejected"
+            );
+            return Err(ErrorData::internal_error(
+                "the request carries no authenticated caller",
+                None,
+            ));
+        };
+        let Some(plugin) = self.shared.registry.get(name) else {
+            tracing::info!(tool = name, subject = %principal.subject, reason = "unknown tool", "call rejected");
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {name:?}"),
+                None,
+            ));
+        };
+        let request_id = format!(
+            "{}-{}",
+            std::process::id(),
+            self.shared.next_request.fetch_add(1, Ordering::Relaxed)
+        );
+        if let Err(denied) = policy::authorize(&principal, plugin.name(), self.roles_for(&plugin)) {
+            tracing::warn!(tool = name, subject = %principal.subject, reason = %denied, "call denied");
+            let error = CallError::Tool {
+                tool: name.to_owned(),
+                error: ToolError::Forbidden(denied.to_string()),
+            };
+            return Ok(result::failure(&error).into());
+        }
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let started = std::time::Instant::now();
+        let version = plugin.version().to_owned();
+        let outcome = {
+            let request_id = request_id.clone();
+            tokio::task::spawn_blocking(move || plugin.call(&principal, &request_id, &arguments))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(CallError::Trap {
+                        tool: name.to_owned(),
+                        version: version.clone(),
+                        kind: format!("the call's thread failed: {e}"),
+                    })
+                })
+        };
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        match &outcome {
+            Ok(_) => tracing::debug!(tool = name, version, request_id, elapsed_us, "call ok"),
+            Err(e) => {
+                tracing::info!(tool = name, version, request_id, elapsed_us, error = %e, "call failed")
+            }
+        }
+        Ok(result::from_outcome(outcome).into())
+    }
+
+    async fn on_initialized(&self, cx: NotificationContext<RoleServer>) {
+        self.shared
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cx.peer);
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.supported_by(&ServerHandler::get_info(self).capabilities))
+    }
+
+    /// 2026-07-28 clients (and any sessionless client) hear of tool-set
+    /// changes through `subscriptions/listen`.
+    async fn listen(&self, cx: SubscriptionContext) -> Result<(), ErrorData> {
+        if cx.accepted().tools_list_changed != Some(true) {
+            cx.cancelled().await;
+            return Ok(());
+        }
+        let mut changes = self.shared.registry.subscribe();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                _ = cx.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() || cx.sink().notify_tool_list_changed().await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
