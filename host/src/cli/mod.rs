@@ -2,6 +2,7 @@
 
 mod call;
 mod inspect;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ enum Command {
     Call(call::CallArgs),
     /// Print a plugin's description (name, schemas, roles) and its imports as JSON.
     Inspect(inspect::InspectArgs),
+    /// Serve the plugins of a directory over MCP (Streamable HTTP at /mcp, or stdio).
+    Serve(serve::ServeArgs),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -85,10 +88,17 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
     Runtime::new(config, store).map_err(|e| e.to_string())
 }
 
-fn init_logging() {
+/// Logs go to stderr (stdout carries results, or the stdio transport).
+/// `TOOLHOST_LOG` takes a filter such as `debug` or `toolhost=debug`.
+fn init_logging(serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TOOLHOST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,toolhost::plugin=info"));
+    let default = if serving {
+        "info"
+    } else {
+        "warn,toolhost::plugin=info"
+    };
+    let filter =
+        EnvFilter::try_from_env("TOOLHOST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -98,10 +108,11 @@ fn init_logging() {
 /// Parse the command line and run it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let code = match cli.command {
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,149 @@
+//! `toolhost serve`: the MCP server over Streamable HTTP or stdio.
+
+use super::{EXIT_OK, EXIT_USAGE};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use toolhost::{Config, Host};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (every key has a default).
+    #[arg(long, env = "TOOLHOST_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:3001].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Directory of plugin components (*.wasm), watched for changes [default: plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+    /// Data directory: SQLite database and compiled-artifact cache [default: .toolhost].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Development mode: HTTP calls run as the configured development
+    /// principal, without authentication; loopback addresses only.
+    #[arg(long)]
+    dev: bool,
+    /// Serve one client on stdin/stdout instead of HTTP, as the configured
+    /// stdio principal (for Claude Desktop, Cursor and other local launchers).
+    #[arg(long)]
+    stdio: bool,
+}
+
+fn configure(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    config
+        .apply_env(|k| std::env::var(k).ok())
+        .map_err(|e| e.to_string())?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = &args.plugins {
+        config.plugins.dir = dir.clone();
+    }
+    if let Some(dir) = &args.data {
+        config.storage.data_dir = dir.clone();
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    if !args.stdio {
+        if !args.dev {
+            return Err(
+                "no authentication is configured: pass --dev to serve as the development \
+                        principal on a loopback address"
+                    .into(),
+            );
+        }
+        if !config.server.listen.ip().is_loopback() {
+            return Err(format!(
+                "server.listen: {} is not a loopback address; development mode (no authentication) \
+                 only listens on loopback",
+                config.server.listen
+            ));
+        }
+    }
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> u8 {
+    let config = match configure(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("toolhost serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("toolhost serve: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match runtime.block_on(serve(config, args.stdio)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("toolhost serve: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn serve(config: Config, stdio: bool) -> Result<(), String> {
+    let listen = config.server.listen;
+    let dev_principal = config.dev.principal.clone();
+    let host = std::sync::Arc::new(Host::start(config).await.map_err(|e| e.to_string())?);
+    let stopper = host.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stopper.shutdown();
+    });
+    if stdio {
+        return host.serve_stdio().await.map_err(|e| e.to_string());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let tools = host.registry().snapshot();
+    let names: Vec<&str> = tools.iter().map(|p| p.name()).collect();
+    println!("toolhost serving http://{listen}/mcp");
+    println!(
+        "  tools: {}",
+        if names.is_empty() {
+            "(none yet)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    println!(
+        "  plugins: {} (watched; drop a .wasm in to add or replace a tool)",
+        host.config().plugins.dir.display()
+    );
+    println!(
+        "  development mode: calls run as {:?} with roles [{}]",
+        dev_principal.subject,
+        dev_principal.roles.join(", ")
+    );
+    host.serve(listener).await.map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
