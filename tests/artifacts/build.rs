@@ -11,6 +11,10 @@ const PLUGINS: &[(&str, &str)] = &[
     ("notes_list", "NOTES_LIST"),
     ("notes_create", "NOTES_CREATE"),
     ("not_a_tool", "NOT_A_TOOL"),
+    ("swap_v1", "SWAP_V1"),
+    ("swap_v2", "SWAP_V2"),
+    ("describe_panics", "DESCRIBE_PANICS"),
+    ("bad_schema", "BAD_SCHEMA"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
