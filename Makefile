@@ -8,12 +8,22 @@ WASM_TARGET := wasm32-wasip2
 WASM_DIR    := target/wasm
 PLUGINS_OUT := $(WASM_DIR)/$(WASM_TARGET)/plugin
 DEMO_DATA   := .toolhost/demo
+# The independent MCP client the end-to-end tests drive (Python `mcp`).
+PYENV       := target/pyenv
+PYREQS      := tests/clients/python/requirements.txt
 TOOLHOST    := target/release/toolhost
 
-.PHONY: setup plugins host demo test
+.PHONY: setup pyclient plugins host demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
+
+pyclient: $(PYENV)/.installed
+
+$(PYENV)/.installed: $(PYREQS)
+	python3 -m venv $(PYENV)
+	$(PYENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYREQS)
+	touch $@
 
 plugins: setup
 	CARGO_TARGET_DIR=$(WASM_DIR) $(CARGO) build --target $(WASM_TARGET) --profile plugin \
@@ -30,5 +40,5 @@ demo: plugins host
 	$(TOOLHOST) call $(PLUGINS_OUT)/notes_list.wasm --subject bob --data $(DEMO_DATA)
 	$(TOOLHOST) inspect $(PLUGINS_OUT)/notes_create.wasm
 
-test: setup
+test: setup pyclient
 	$(CARGO) test --workspace

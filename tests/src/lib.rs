@@ -1,3 +1,130 @@
 //! Shared helpers for the workspace's integration tests and benchmarks.
 
 pub use toolhost_test_artifacts as plugins;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+use toolhost::{Config, Host};
+
+/// A host serving Streamable HTTP on an ephemeral loopback port, with its
+/// own plugins and data directories, stopped when dropped.
+pub struct TestServer {
+    /// The running host.
+    pub host: Arc<Host>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dirs: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Start a server whose plugins directory holds `plugins` (paths of
+    /// built components, copied in under their file names). `adjust` may
+    /// change the configuration first.
+    pub async fn start(plugins: &[&str], adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dirs = tempfile::tempdir().expect("temp dir");
+        let plugin_dir = dirs.path().join("plugins");
+        std::fs::create_dir(&plugin_dir).unwrap();
+        for p in plugins {
+            let src = Path::new(p);
+            std::fs::copy(src, plugin_dir.join(src.file_name().unwrap())).unwrap();
+        }
+        let mut config = Config::default();
+        config.plugins.dir = plugin_dir;
+        config.storage.data_dir = dirs.path().join("data");
+        config.storage.sync = toolhost::storage::SyncMode::Normal;
+        config.runtime.max_instances = 64;
+        adjust(&mut config);
+        let host = Arc::new(Host::start(config).await.expect("host starts"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = host.clone();
+        let task = tokio::spawn(async move {
+            serving.serve(listener).await.expect("serve");
+        });
+        TestServer {
+            host,
+            addr,
+            dirs,
+            task,
+        }
+    }
+
+    /// The MCP endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// The watched plugins directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dirs.path().join("plugins")
+    }
+
+    /// Put `src` into the plugins directory as `name`, atomically (write a
+    /// hidden temporary file, then rename), as an operator should.
+    pub fn install_plugin(&self, src: &str, name: &str) {
+        let tmp = self.plugins_dir().join(format!(".{name}.tmp"));
+        std::fs::copy(src, &tmp).unwrap();
+        std::fs::rename(&tmp, self.plugins_dir().join(name)).unwrap();
+    }
+
+    /// Remove `name` from the plugins directory.
+    pub fn remove_plugin(&self, name: &str) {
+        std::fs::remove_file(self.plugins_dir().join(name)).unwrap();
+    }
+
+    /// Wait until `check` holds for the registry, polling, at most `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&toolhost::registry::Registry) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if check(self.host.registry()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        check(self.host.registry())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.host.shutdown();
+        self.task.abort();
+    }
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python interpreter of the test virtualenv with the `mcp` client
+/// package (`make test` creates it in `target/pyenv`).
+pub fn python() -> PathBuf {
+    let python = workspace().join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` (it creates the Python MCP client's virtualenv)",
+        python.display()
+    );
+    python
+}
+
+/// Run one of the Python client scripts in `tests/clients/python`.
+pub fn run_python_client(script: &str, args: &[&str]) -> Output {
+    Command::new(python())
+        .arg(workspace().join("tests/clients/python").join(script))
+        .args(args)
+        .output()
+        .expect("run the Python MCP client")
+}

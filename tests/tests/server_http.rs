@@ -1,0 +1,436 @@
+//! The server over Streamable HTTP, driven by rmcp's client: both protocol
+//! lifecycles, hot reload with tools/list_changed, broken files, and load
+//! during swaps.
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, JsonObject, ProtocolVersion,
+    ServerNotification, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use toolhost_tests::{TestServer, plugins};
+
+/// Long enough for debounce + settle + a load, with margin for a busy machine.
+const RELOAD: Duration = Duration::from_secs(5);
+
+fn args(v: Value) -> JsonObject {
+    v.as_object().cloned().unwrap()
+}
+
+async fn call(
+    client: &RunningService<RoleClient, impl ClientHandler>,
+    tool: &'static str,
+    a: Value,
+) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(args(a)))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+/// A client that forwards tools/list_changed notifications to a channel.
+#[derive(Clone)]
+struct Notified(mpsc::UnboundedSender<()>);
+
+impl ClientHandler for Notified {
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        let _ = self.0.send(());
+    }
+}
+
+async fn tool_names(client: &RunningService<RoleClient, impl ClientHandler>) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_client_lists_creates_and_lists_back() {
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
+    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+    let info = client.peer_info().unwrap();
+    assert_eq!(info.server_info.as_ref().unwrap().name, "toolhost");
+    assert_eq!(
+        info.capabilities.tools.as_ref().unwrap().list_changed,
+        Some(true)
+    );
+    let tools = client.list_all_tools().await.unwrap();
+    let create = tools
+        .iter()
+        .find(|t| t.name == "notes_create")
+        .expect("notes_create listed");
+    assert_eq!(create.input_schema["properties"]["title"]["maxLength"], 120);
+    assert!(create.output_schema.is_some());
+    let created = call(
+        &client,
+        "notes_create",
+        json!({"title": "From HTTP", "body": "hello"}),
+    )
+    .await;
+    assert_eq!(created.is_error, Some(false));
+    let note = created.structured_content.unwrap();
+    let listed = call(&client, "notes_list", json!({})).await;
+    assert_eq!(listed.structured_content.unwrap()["notes"][0], note);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateless_2026_client_calls_tools() {
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
+    let client = ClientConfig::default()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_uri(server.url()),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tool_names(&client).await, ["notes_create", "notes_list"]);
+    let created = call(
+        &client,
+        "notes_create",
+        json!({"title": "stateless", "body": "b"}),
+    )
+    .await;
+    assert_eq!(created.structured_content.unwrap()["title"], "stateless");
+    let listed = call(&client, "notes_list", json!({"query": "STATE"})).await;
+    assert_eq!(listed.structured_content.unwrap()["count"], 1);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_reach_the_client_as_tool_errors_or_invalid_params() {
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |c| {
+        c.dev.principal.roles.clear();
+    })
+    .await;
+    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+    let denied = call(&client, "notes_create", json!({"title": "t", "body": "b"})).await;
+    assert_eq!(denied.is_error, Some(true));
+    let text = denied.content[0].as_text().unwrap().text.clone();
+    assert!(
+        text.contains("member") && text.contains("dev-user"),
+        "{text}"
+    );
+    let invalid = call(&client, "notes_list", json!({"limit": 0})).await;
+    assert_eq!(invalid.is_error, Some(true));
+    assert!(
+        invalid.content[0]
+            .as_text()
+            .unwrap()
+            .text
+            .contains("/limit")
+    );
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("no_such_tool"))
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("no_such_tool"), "{unknown}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_clients_hear_of_added_and_removed_tools() {
+    let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let client = Notified(tx)
+        .serve(StreamableHttpClientTransport::from_uri(server.url()))
+        .await
+        .unwrap();
+    assert_eq!(tool_names(&client).await, ["notes_list"]);
+    // on_initialized registers the session asynchronously; let it land.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    server.install_plugin(plugins::SWAP_V1, "swap.wasm");
+    tokio::time::timeout(RELOAD, rx.recv())
+        .await
+        .expect("list_changed after adding")
+        .unwrap();
+    assert_eq!(tool_names(&client).await, ["notes_list", "swap_probe"]);
+
+    server.remove_plugin("swap.wasm");
+    tokio::time::timeout(RELOAD, rx.recv())
+        .await
+        .expect("list_changed after removing")
+        .unwrap();
+    assert_eq!(tool_names(&client).await, ["notes_list"]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_of_the_2026_revision_hear_of_changes() {
+    let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
+    let client = ClientConfig::default()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_uri(server.url()),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let mut subscription = client
+        .listen(SubscriptionFilter::builder().tools_list_changed().build())
+        .await
+        .unwrap();
+    // The server subscribes to the registry just after acknowledging.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.install_plugin(plugins::SWAP_V1, "swap.wasm");
+    let note = tokio::time::timeout(RELOAD, subscription.next())
+        .await
+        .expect("notified in time")
+        .unwrap();
+    assert!(
+        matches!(
+            note,
+            Some(ServerNotification::ToolListChangedNotification(_))
+        ),
+        "{note:?}"
+    );
+    assert_eq!(tool_names(&client).await, ["notes_list", "swap_probe"]);
+    subscription.cancel().await.unwrap();
+    client.cancel().await.unwrap();
+}
+
+fn serving_version(server: &TestServer) -> Option<String> {
+    server
+        .host
+        .registry()
+        .get("swap_probe")
+        .map(|p| p.content_hash().to_owned())
+}
+
+fn hash_of(path: &str) -> String {
+    toolhost::runtime::content_hash(&std::fs::read(path).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_files_never_replace_a_working_version() {
+    let server = TestServer::start(&[], |_| {}).await;
+    server.install_plugin(plugins::SWAP_V1, "swap.wasm");
+    let v1 = hash_of(plugins::SWAP_V1);
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r.get("swap_probe").is_some())
+            .await
+    );
+    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+
+    let scratch = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(plugins::SWAP_V1).unwrap();
+    let truncated = scratch.path().join("truncated.wasm");
+    std::fs::write(&truncated, &whole[..whole.len() / 3]).unwrap();
+    let text = scratch.path().join("text.wasm");
+    std::fs::write(&text, "not wasm at all").unwrap();
+    let served = server.plugins_dir().join("swap.wasm");
+    for (broken, reason) in [
+        (truncated.to_str().unwrap(), "not a WebAssembly component"),
+        (text.to_str().unwrap(), "not a WebAssembly component"),
+        (
+            plugins::NOT_A_TOOL,
+            "does not implement the toolhost:plugin/tool@0.1.0 world",
+        ),
+        (plugins::DESCRIBE_PANICS, "describe() failed"),
+        (plugins::BAD_SCHEMA, "\"type\" must be \"object\""),
+    ] {
+        let generation = server.host.registry().snapshot().generation();
+        server.install_plugin(broken, "swap.wasm");
+        let judged = server
+            .wait_for(RELOAD, |r| {
+                r.problems()
+                    .get(&served)
+                    .is_some_and(|p| p.contains(reason))
+            })
+            .await;
+        assert!(
+            judged,
+            "{broken}: expected a problem mentioning {reason:?}, got {:?}",
+            server.host.registry().problems()
+        );
+        assert_eq!(
+            serving_version(&server).as_deref(),
+            Some(v1.as_str()),
+            "{broken} replaced v1"
+        );
+        assert_eq!(
+            server.host.registry().snapshot().generation(),
+            generation,
+            "{broken}: no change published"
+        );
+        let out = call(&client, "swap_probe", json!({})).await;
+        assert_eq!(
+            out.structured_content.unwrap()["version"],
+            1,
+            "after {broken}"
+        );
+    }
+    // Fixing the file loads it.
+    server.install_plugin(plugins::SWAP_V2, "swap.wasm");
+    let v2 = hash_of(plugins::SWAP_V2);
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r
+                .get("swap_probe")
+                .is_some_and(|p| p.content_hash() == v2))
+            .await
+    );
+    assert_eq!(
+        call(&client, "swap_probe", json!({}))
+            .await
+            .structured_content
+            .unwrap()["version"],
+        2
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_files_with_one_name_the_serving_one_stays() {
+    let server = TestServer::start(&[], |_| {}).await;
+    server.install_plugin(plugins::SWAP_V1, "a.wasm");
+    let (v1, v2) = (hash_of(plugins::SWAP_V1), hash_of(plugins::SWAP_V2));
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r.get("swap_probe").is_some())
+            .await
+    );
+    server.install_plugin(plugins::SWAP_V2, "b.wasm");
+    let refused = server.plugins_dir().join("b.wasm");
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r
+                .problems()
+                .get(&refused)
+                .is_some_and(|p| p.contains("another file serves")))
+            .await,
+        "the second file is refused: {:?}",
+        server.host.registry().problems()
+    );
+    assert_eq!(
+        serving_version(&server),
+        Some(v1),
+        "the first file keeps the name"
+    );
+    server.remove_plugin("a.wasm");
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r
+                .get("swap_probe")
+                .is_some_and(|p| p.content_hash() == v2))
+            .await,
+        "the second file takes over when the first goes"
+    );
+    assert!(
+        server.host.registry().problems().is_empty(),
+        "{:?}",
+        server.host.registry().problems()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_under_load_fails_no_call() {
+    let server = TestServer::start(&[], |_| {}).await;
+    server.install_plugin(plugins::SWAP_V1, "swap.wasm");
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r.get("swap_probe").is_some())
+            .await
+    );
+    let url = server.url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..6 {
+        let (url, stop, calls) = (url.clone(), stop.clone(), calls.clone());
+        workers.push(tokio::spawn(async move {
+            let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+            let mut seen = [0usize; 3];
+            let mut failures = Vec::new();
+            // Bounded: at most 100k calls, and the swapper stops us.
+            for _ in 0..100_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match client
+                    .call_tool(CallToolRequestParams::new("swap_probe"))
+                    .await
+                {
+                    Ok(r) if r.is_error != Some(true) => {
+                        let v = r.structured_content.unwrap()["version"].as_u64().unwrap() as usize;
+                        seen[v] += 1;
+                    }
+                    Ok(r) => failures.push(format!("tool error: {:?}", r.content)),
+                    Err(e) => failures.push(e.to_string()),
+                }
+                calls.fetch_add(1, Ordering::Relaxed);
+            }
+            client.cancel().await.unwrap();
+            (seen, failures)
+        }));
+    }
+    let v2 = hash_of(plugins::SWAP_V2);
+    for round in 0..10 {
+        let (src, _) = if round % 2 == 0 {
+            (plugins::SWAP_V2, 2)
+        } else {
+            (plugins::SWAP_V1, 1)
+        };
+        server.install_plugin(src, "swap.wasm");
+        let want = hash_of(src);
+        assert!(
+            server
+                .wait_for(RELOAD, |r| r
+                    .get("swap_probe")
+                    .is_some_and(|p| p.content_hash() == want))
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Rounds 0..10 end on version 1; finish on version 2 and check calls see it.
+    server.install_plugin(plugins::SWAP_V2, "swap.wasm");
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r
+                .get("swap_probe")
+                .is_some_and(|p| p.content_hash() == v2))
+            .await
+    );
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+    assert_eq!(
+        call(&client, "swap_probe", json!({}))
+            .await
+            .structured_content
+            .unwrap()["version"],
+        2
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = [0usize; 3];
+    for w in workers {
+        let (s, failures) = w.await.unwrap();
+        assert!(
+            failures.is_empty(),
+            "failed calls during swaps: {failures:?}"
+        );
+        for v in 1..3 {
+            seen[v] += s[v];
+        }
+    }
+    assert!(seen[1] > 0 && seen[2] > 0, "both versions served: {seen:?}");
+    assert!(
+        calls.load(Ordering::Relaxed) >= 100,
+        "enough calls to mean something"
+    );
+}
