@@ -78,6 +78,7 @@ impl Host {
                 cache_dir: Some(config.storage.cache_dir()),
                 limits: config.limits.clone(),
                 max_instances: config.runtime.max_instances,
+                ..RuntimeConfig::default()
             },
             store,
         )?;

@@ -84,6 +84,7 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
         cache_dir: cache.dir(data),
         limits: Limits::default(),
         max_instances: 16,
+        ..RuntimeConfig::default()
     };
     Runtime::new(config, store).map_err(|e| e.to_string())
 }

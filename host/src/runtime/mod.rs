@@ -32,6 +32,9 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// Default for [`RuntimeConfig::keep_resident_bytes`].
+pub const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+
 /// How often the epoch advances; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -45,6 +48,10 @@ pub struct RuntimeConfig {
     /// Instances that may exist at once (the pooling allocator's size).
     /// Zero selects on-demand allocation instead of a pool.
     pub max_instances: u32,
+    /// Bytes of each pooled linear memory reset with `memset` instead of
+    /// being returned to the OS when an instance is dropped, so the next
+    /// instance in that slot does not page-fault them back in.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +60,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             limits: Limits::default(),
             max_instances: 128,
+            keep_resident_bytes: KEEP_RESIDENT_BYTES,
         }
     }
 }
@@ -80,7 +88,7 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-fn engine_config(max_instances: u32, limits: &Limits) -> Config {
+fn engine_config(max_instances: u32, keep_resident: usize, limits: &Limits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -96,7 +104,9 @@ fn engine_config(max_instances: u32, limits: &Limits) -> Config {
             .max_memories_per_component(8)
             .max_tables_per_component(64)
             .max_memory_size(limits.memory_bytes)
-            .table_elements(limits.table_elements);
+            .table_elements(limits.table_elements)
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(keep_resident.min(64 << 10));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
@@ -105,13 +115,17 @@ fn engine_config(max_instances: u32, limits: &Limits) -> Config {
 impl Runtime {
     /// A runtime whose tools use `store`.
     pub fn new(config: RuntimeConfig, store: Store) -> Result<Self, RuntimeError> {
-        let engine = match Engine::new(&engine_config(config.max_instances, &config.limits)) {
+        let engine = match Engine::new(&engine_config(
+            config.max_instances,
+            config.keep_resident_bytes,
+            &config.limits,
+        )) {
             Ok(e) => e,
             Err(e) if config.max_instances > 0 => {
                 // A pool reserves address space up front; where that is not
                 // allowed (tight ulimits), on-demand allocation still works.
                 tracing::warn!(error = %e, "instance pool unavailable; allocating on demand");
-                Engine::new(&engine_config(0, &config.limits))
+                Engine::new(&engine_config(0, 0, &config.limits))
                     .map_err(|e| RuntimeError::Engine(e.to_string()))?
             }
             Err(e) => return Err(RuntimeError::Engine(e.to_string())),
