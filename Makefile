@@ -1,19 +1,21 @@
-# The README's commands. Each target installs what it needs (the wasm target)
-# and builds only what is missing.
+# The README's commands. Each target installs what it needs (the wasm target,
+# the Python test client) and builds only what is missing.
 
 CARGO       ?= cargo
 WASM_TARGET := wasm32-wasip2
-# Plugins are built into their own target directory (the test build uses the
-# same one), with the small, fast `plugin` profile of Cargo.toml.
+# Plugins are built into their own target directory (the test build shares
+# it), with the small, fast `plugin` profile of Cargo.toml.
 WASM_DIR    := target/wasm
 PLUGINS_OUT := $(WASM_DIR)/$(WASM_TARGET)/plugin
-DEMO_DATA   := .toolhost/demo
+BUNDLED     := notes_list notes_create
+# What `make run` serves: a plugins folder and a data directory.
+RUN_DIR     := .toolhost
+TOOLHOST    := target/release/toolhost
 # The independent MCP client the end-to-end tests drive (Python `mcp`).
 PYENV       := target/pyenv
 PYREQS      := tests/clients/python/requirements.txt
-TOOLHOST    := target/release/toolhost
 
-.PHONY: setup pyclient plugins host demo test
+.PHONY: setup pyclient plugins host run demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -25,20 +27,31 @@ $(PYENV)/.installed: $(PYREQS)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYREQS)
 	touch $@
 
+# Build the bundled plugins and put them in the served plugins folder, each
+# written beside its final name and renamed into place (a running server
+# swaps it in without ever seeing half a file).
 plugins: setup
 	CARGO_TARGET_DIR=$(WASM_DIR) $(CARGO) build --target $(WASM_TARGET) --profile plugin \
-		-p notes_list -p notes_create
+		$(addprefix -p ,$(BUNDLED))
+	mkdir -p $(RUN_DIR)/plugins
+	for p in $(BUNDLED); do \
+		cp $(PLUGINS_OUT)/$$p.wasm $(RUN_DIR)/plugins/.$$p.wasm.tmp && \
+		mv $(RUN_DIR)/plugins/.$$p.wasm.tmp $(RUN_DIR)/plugins/$$p.wasm; \
+	done
 
 host:
 	$(CARGO) build --release -p toolhost
 
-# Create a note as alice, list it back as alice, then list as bob (nothing).
+# Serve the bundled plugins at http://127.0.0.1:3001/mcp in development mode.
+run: plugins host
+	$(TOOLHOST) serve --dev --plugins $(RUN_DIR)/plugins --data $(RUN_DIR)/data
+
+# Without a server: create a note as alice, list it back, list nothing as bob.
 demo: plugins host
-	$(TOOLHOST) call $(PLUGINS_OUT)/notes_create.wasm --subject alice --roles member \
-		--data $(DEMO_DATA) --args '{"title":"Hello","body":"My first note"}'
-	$(TOOLHOST) call $(PLUGINS_OUT)/notes_list.wasm --subject alice --data $(DEMO_DATA)
-	$(TOOLHOST) call $(PLUGINS_OUT)/notes_list.wasm --subject bob --data $(DEMO_DATA)
-	$(TOOLHOST) inspect $(PLUGINS_OUT)/notes_create.wasm
+	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_create.wasm --subject alice --roles member \
+		--data $(RUN_DIR)/demo --args '{"title":"Hello","body":"My first note"}'
+	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
+	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
 test: setup pyclient
 	$(CARGO) test --workspace
