@@ -107,17 +107,62 @@ pub mod export {
     use crate::bindings::toolhost::plugin::types;
     use crate::{Context, Tool, ToolError};
 
+    /// Formats JSON Schema defines; schemars also emits Rust-specific ones
+    /// (`uint32`, `int64`, `double`, …) that strict validators warn about.
+    const STANDARD_FORMATS: &[&str] = &[
+        "date-time",
+        "date",
+        "time",
+        "duration",
+        "email",
+        "idn-email",
+        "hostname",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uuid",
+        "uri-template",
+        "json-pointer",
+        "relative-json-pointer",
+        "regex",
+    ];
+
+    /// The schema of `S` with non-standard `format` keywords removed.
+    fn schema_of<S: schemars::JsonSchema>() -> String {
+        fn clean(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    let nonstandard = map
+                        .get("format")
+                        .and_then(|f| f.as_str())
+                        .is_some_and(|f| !STANDARD_FORMATS.contains(&f));
+                    if nonstandard {
+                        map.remove("format");
+                    }
+                    map.values_mut().for_each(clean);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(clean),
+                _ => {}
+            }
+        }
+        let mut schema = serde_json::to_value(schemars::schema_for!(S)).unwrap_or_default();
+        clean(&mut schema);
+        schema.to_string()
+    }
+
     /// `describe` for tool `T`.
     pub fn describe<T: Tool>() -> types::ToolInfo {
         let d = T::describe();
-        let input_schema = schemars::schema_for!(T::Input);
-        let output_schema = schemars::schema_for!(T::Output);
         types::ToolInfo {
             name: d.name,
             title: d.title,
             description: d.description,
-            input_schema: serde_json::to_string(&input_schema).unwrap_or_default(),
-            output_schema: Some(serde_json::to_string(&output_schema).unwrap_or_default()),
+            input_schema: schema_of::<T::Input>(),
+            output_schema: Some(schema_of::<T::Output>()),
             roles: d.roles,
         }
     }
