@@ -1,0 +1,195 @@
+//! Clerk specifics: the frontend API host inside a publishable key, and roles
+//! from the Backend API.
+
+use super::settings::Secret;
+use super::{RoleResolver, RolesFuture};
+use crate::Principal;
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The frontend API host in a publishable key: `pk_test_`/`pk_live_` +
+/// base64 of `<host>$`.
+pub fn publishable_key_host(key: &str) -> Result<String, String> {
+    let encoded = key
+        .strip_prefix("pk_test_")
+        .or_else(|| key.strip_prefix("pk_live_"))
+        .ok_or("must start with pk_test_ or pk_live_")?;
+    let engine = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let decoded = engine
+        .decode(encoded)
+        .map_err(|e| format!("not base64 after the prefix: {e}"))?;
+    let text = String::from_utf8(decoded).map_err(|_| "does not decode to text")?;
+    let host = text
+        .strip_suffix('$')
+        .ok_or("does not decode to a host ending in '$'")?;
+    let valid = !host.is_empty()
+        && !host.contains('$')
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+    if !valid {
+        return Err(format!("decodes to {host:?}, which is not a host name"));
+    }
+    Ok(host.to_owned())
+}
+
+/// Where the Backend API is and how long its answers are kept.
+#[derive(Debug, Clone)]
+pub struct BackendSettings {
+    /// e.g. `https://api.clerk.com`.
+    pub api_url: String,
+    /// The secret key (sent as a bearer token to the Backend API only).
+    pub secret_key: Secret,
+    /// How long a subject's roles are cached.
+    pub cache_ttl: Duration,
+}
+
+/// Roles from Clerk's Backend API: `public_metadata.roles` of the user and
+/// the role of each organization membership (without the `org:` prefix),
+/// cached per subject.
+pub struct ClerkBackend {
+    settings: BackendSettings,
+    client: reqwest::Client,
+    cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+}
+
+impl ClerkBackend {
+    /// A resolver for `settings`.
+    pub fn new(settings: BackendSettings, client: reqwest::Client) -> Self {
+        ClerkBackend {
+            settings,
+            client,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, String> {
+        let url = format!("{}{path}", self.settings.api_url);
+        let response = self
+            .client
+            .get(&url)
+            .bearer_auth(self.settings.secret_key.expose())
+            .send()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {path}: HTTP {}", response.status()));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))
+    }
+
+    async fn fetch(&self, subject: &str) -> Result<Vec<String>, String> {
+        let id: String = subject
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if id != subject {
+            return Err(format!("subject {subject:?} is not a Clerk user id"));
+        }
+        let user = self.get(&format!("/v1/users/{id}")).await?;
+        let memberships = self
+            .get(&format!("/v1/users/{id}/organization_memberships"))
+            .await?;
+        let mut roles: Vec<String> = Vec::new();
+        if let Some(list) = user
+            .pointer("/public_metadata/roles")
+            .and_then(Value::as_array)
+        {
+            roles.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        let data = memberships
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        roles.extend(
+            data.filter_map(|m| m.get("role").and_then(Value::as_str))
+                .map(str::to_owned),
+        );
+        Ok(roles)
+    }
+}
+
+impl RoleResolver for ClerkBackend {
+    fn roles<'a>(&'a self, principal: &'a Principal) -> RolesFuture<'a> {
+        Box::pin(async move {
+            let subject = &principal.subject;
+            if let Some((at, roles)) = self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(subject)
+                && at.elapsed() < self.settings.cache_ttl
+            {
+                return Ok(roles.clone());
+            }
+            let roles = self.fetch(subject).await?;
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(subject.clone(), (Instant::now(), roles.clone()));
+            Ok(roles)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishable_keys_decode_to_the_frontend_host() {
+        // base64("clerk.example.com$"), with and without padding.
+        assert_eq!(
+            publishable_key_host("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k").unwrap(),
+            "clerk.example.com"
+        );
+        assert_eq!(
+            publishable_key_host("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k").unwrap(),
+            "clerk.example.com"
+        );
+        // base64("fond-eel-12.clerk.accounts.dev$")
+        let key = format!(
+            "pk_test_{}",
+            base64::engine::general_purpose::STANDARD.encode("fond-eel-12.clerk.accounts.dev$")
+        );
+        assert_eq!(
+            publishable_key_host(&key).unwrap(),
+            "fond-eel-12.clerk.accounts.dev"
+        );
+    }
+
+    #[test]
+    fn bad_publishable_keys_say_why() {
+        assert!(
+            publishable_key_host("sk_test_abc")
+                .unwrap_err()
+                .contains("pk_test_")
+        );
+        assert!(
+            publishable_key_host("pk_test_!!!")
+                .unwrap_err()
+                .contains("base64")
+        );
+        let no_dollar = format!(
+            "pk_test_{}",
+            base64::engine::general_purpose::STANDARD.encode("host")
+        );
+        assert!(publishable_key_host(&no_dollar).unwrap_err().contains('$'));
+        let two = format!(
+            "pk_test_{}",
+            base64::engine::general_purpose::STANDARD.encode("a$b$")
+        );
+        assert!(publishable_key_host(&two).is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! Authentication: from a bearer token to a verified [`Principal`].
+//!
+//! The host is an OAuth 2.1 resource server. It publishes Protected Resource
+//! Metadata (RFC 9728) naming its authorization server (Clerk's frontend API,
+//! any OIDC issuer, or none in development), answers requests without a
+//! usable token with a `401` and a `WWW-Authenticate` challenge, and verifies
+//! JWT access tokens against the issuer's published keys: algorithm
+//! allow-list (RS256, ES256), exact issuer, expiry with leeway, `typ`
+//! `at+jwt`, and optionally the audience (RFC 8707). Roles come from token
+//! claims and, optionally, from a [`RoleResolver`] such as Clerk's Backend API.
+
+pub mod claims;
+pub mod clerk;
+pub mod dev;
+pub mod jwks;
+pub(crate) mod layer;
+mod settings;
+
+pub use clerk::{ClerkBackend, publishable_key_host};
+pub use settings::{
+    AudiencePolicy, AuthConfig, AuthConfigError, ClerkConfig, OidcConfig, Provider, Secret,
+};
+
+use crate::Principal;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use jwks::{JwksCache, JwksError};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Why a request is not authenticated (or not authorized for its scope).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer …` header.
+    #[error("no bearer token")]
+    Missing,
+    /// The token is not a well-formed JWT.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The token's algorithm is not allowed.
+    #[error("algorithm not allowed: {0}")]
+    Algorithm(String),
+    /// The token's `typ` is not an access token's.
+    #[error("token type not accepted: {0}")]
+    Type(String),
+    /// No published key has the token's `kid`.
+    #[error("unknown signing key: {0}")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("bad signature")]
+    Signature,
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("wrong issuer")]
+    Issuer,
+    /// `aud` does not name this resource.
+    #[error("wrong audience")]
+    Audience,
+    /// A required claim is missing or malformed.
+    #[error("bad claims: {0}")]
+    Claims(String),
+    /// The issuer's keys cannot be fetched and none are cached.
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+    /// The token lacks scopes this request needs.
+    #[error("insufficient scope: needs {}", .0.join(" "))]
+    InsufficientScope(Vec<String>),
+}
+
+impl AuthError {
+    /// A short, stable reason for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing_token",
+            AuthError::Malformed(_) => "malformed",
+            AuthError::Algorithm(_) => "algorithm",
+            AuthError::Type(_) => "token_type",
+            AuthError::UnknownKey(_) => "unknown_kid",
+            AuthError::Signature => "signature",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::Issuer => "issuer",
+            AuthError::Audience => "audience",
+            AuthError::Claims(_) => "claims",
+            AuthError::KeysUnavailable(_) => "keys_unavailable",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+        }
+    }
+}
+
+/// Boxed future returned by a [`RoleResolver`].
+pub type RolesFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
+
+/// A source of roles beyond the token's claims (an identity provider's API,
+/// an operator's own database). Results should be cached by the resolver.
+pub trait RoleResolver: Send + Sync + 'static {
+    /// Extra roles of the verified `principal`.
+    fn roles<'a>(&'a self, principal: &'a Principal) -> RolesFuture<'a>;
+}
+
+/// Verifies bearer tokens for one configured issuer.
+pub struct Authenticator {
+    settings: settings::Resolved,
+    keys: JwksCache,
+    resolver: Option<Arc<dyn RoleResolver>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("issuer", &self.settings.issuer)
+            .field("resource", &self.settings.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => AuthError::Signature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::Issuer,
+        ErrorKind::InvalidAudience => AuthError::Audience,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => AuthError::Algorithm(e.to_string()),
+        ErrorKind::MissingRequiredClaim(c) => AuthError::Claims(format!("missing {c}")),
+        ErrorKind::InvalidClaimFormat(c) => AuthError::Claims(format!("malformed {c}")),
+        _ => AuthError::Malformed(e.to_string()),
+    }
+}
+
+impl Authenticator {
+    /// The resolved settings (issuer, resource, scopes).
+    pub fn resource(&self) -> &str {
+        &self.settings.resource
+    }
+
+    /// Verify `token` and build the principal it stands for.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("unknown or \"none\"".into()),
+            _ => AuthError::Malformed(e.to_string()),
+        })?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
+        let access_token = matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt"));
+        let session_token = matches!(typ.as_deref(), None | Some("jwt"));
+        if !(access_token || (session_token && self.settings.accept_session_tokens)) {
+            return Err(AuthError::Type(
+                header.typ.unwrap_or_else(|| "(none)".into()),
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::Malformed("no kid in the header".into()))?;
+        let key = self.keys.key_for(&kid).await.map_err(|e| match e {
+            JwksError::UnknownKey(k) => AuthError::UnknownKey(k),
+            JwksError::Unavailable(r) => AuthError::KeysUnavailable(r),
+        })?;
+        if key.algorithm != header.alg {
+            return Err(AuthError::Algorithm(format!(
+                "{:?} with a {:?} key",
+                header.alg, key.algorithm
+            )));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = self.settings.leeway_secs;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        match self.settings.audience {
+            AudiencePolicy::Any => validation.validate_aud = false,
+            AudiencePolicy::Resource => validation.set_audience(&[&self.settings.resource]),
+        }
+        let data =
+            jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
+        let mut principal = claims::principal_from_claims(&data.claims, &self.settings.role_claims)
+            .ok_or_else(|| AuthError::Claims("no subject".into()))?;
+        if let Some(resolver) = &self.resolver {
+            match resolver.roles(&principal).await {
+                Ok(roles) => claims::merge_roles(&mut principal, roles),
+                Err(e) => {
+                    tracing::warn!(subject = %principal.subject, error = %e, "role lookup failed; using token roles only")
+                }
+            }
+        }
+        let missing: Vec<String> = self
+            .settings
+            .required_scopes
+            .iter()
+            .filter(|s| !principal.scopes.contains(s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(AuthError::InsufficientScope(missing));
+        }
+        Ok(principal)
+    }
+
+    /// The Protected Resource Metadata document (RFC 9728).
+    pub fn resource_metadata(&self) -> Value {
+        let s = &self.settings;
+        let mut doc = serde_json::json!({
+            "resource": s.resource,
+            "bearer_methods_supported": ["header"],
+            "resource_name": "toolhost",
+            "scopes_supported": s.scopes_supported,
+        });
+        if !s.authorization_servers.is_empty() {
+            doc["authorization_servers"] = serde_json::json!(s.authorization_servers);
+        }
+        doc
+    }
+
+    /// The `WWW-Authenticate` value for a rejection (RFC 6750 / RFC 9728).
+    pub fn challenge(&self, error: &AuthError) -> String {
+        let s = &self.settings;
+        let mut value = format!("Bearer resource_metadata=\"{}\"", s.resource_metadata_url);
+        let scope = match error {
+            AuthError::InsufficientScope(needed) => needed.join(" "),
+            _ => s.scopes_supported.join(" "),
+        };
+        if !scope.is_empty() {
+            value.push_str(&format!(", scope=\"{}\"", quoted(&scope)));
+        }
+        match error {
+            AuthError::Missing => {}
+            AuthError::InsufficientScope(_) => {
+                value.push_str(", error=\"insufficient_scope\"");
+            }
+            other => {
+                value.push_str(&format!(
+                    ", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(&other.to_string())
+                ));
+            }
+        }
+        value
+    }
+}
+
+/// A value safe inside a quoted-string: no quotes, backslashes or controls.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// Build the authenticator for `config`. `dev` is the development issuer
+/// when the host runs in development mode.
+pub fn build(
+    config: &AuthConfig,
+    dev: Option<&dev::DevIssuer>,
+    resolver: Option<Arc<dyn RoleResolver>>,
+) -> Result<Arc<Authenticator>, AuthConfigError> {
+    let settings = settings::resolve(config, dev.is_some())?;
+    let keys = match dev {
+        Some(issuer) => JwksCache::fixed(issuer.jwks()),
+        None => JwksCache::from_url(
+            settings.jwks_url.clone(),
+            http_client(),
+            settings.jwks_policy.clone(),
+        ),
+    };
+    let resolver = resolver.or_else(|| {
+        settings
+            .clerk_backend
+            .clone()
+            .map(|b| Arc::new(ClerkBackend::new(b, http_client())) as Arc<dyn RoleResolver>)
+    });
+    Ok(Arc::new(Authenticator {
+        settings,
+        keys,
+        resolver,
+    }))
+}
+
+/// The HTTP client for the issuer's keys and APIs: no redirects to follow,
+/// short timeouts.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}

@@ -1,0 +1,404 @@
+//! `[auth]` configuration and its resolution into verifier settings.
+
+use super::claims::DEFAULT_ROLE_CLAIMS;
+use super::clerk::{BackendSettings, publishable_key_host};
+use super::jwks::JwksPolicy;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A secret value: never printed, never serialized in clear.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(unset)"
+        } else {
+            "(redacted)"
+        })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "(redacted)" })
+    }
+}
+
+/// Which issuer's tokens are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Clerk: the frontend API from the publishable key (or an override).
+    Clerk,
+    /// Any OAuth 2.1 / OIDC issuer, by URL.
+    Oidc,
+}
+
+/// Whether `aud` must name this resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudiencePolicy {
+    /// Any audience (Clerk may not mint `aud`).
+    #[default]
+    Any,
+    /// `aud` must contain the resource URL (RFC 8707).
+    Resource,
+}
+
+/// `[auth.clerk]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClerkConfig {
+    /// `pk_test_…` / `pk_live_…` (env `CLERK_PUBLISHABLE_KEY`).
+    pub publishable_key: Option<String>,
+    /// Backend API key (env `CLERK_SECRET_KEY`): enables roles from the Backend API.
+    pub secret_key: Secret,
+    /// Replaces the frontend API URL derived from the publishable key (env
+    /// `CLERK_FRONTEND_API_URL`): proxy or satellite domains, local stand-ins.
+    pub frontend_api_url: Option<String>,
+    /// Backend API base (env `CLERK_API_URL`) [default: https://api.clerk.com].
+    pub api_url: Option<String>,
+}
+
+/// `[auth.oidc]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL, exactly as in its tokens' `iss` (env `TOOLHOST_OIDC_ISSUER`).
+    pub issuer: Option<String>,
+    /// Its JWKS URL [default: discovered from the issuer's metadata].
+    pub jwks_url: Option<String>,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `clerk` or `oidc` [default: clerk when a Clerk key or URL is set,
+    /// oidc when an issuer is set]. Development mode (`--dev`) overrides it.
+    pub provider: Option<Provider>,
+    /// This server's public URL (env `MCP_ISSUER_URL`); the resource is
+    /// `<public_url>/mcp` [default: http://<server.listen>].
+    pub public_url: Option<String>,
+    /// Audience check: `any` or `resource`.
+    pub audience: AudiencePolicy,
+    /// Also accept Clerk session tokens (`typ: JWT`), not only access tokens.
+    pub accept_session_tokens: bool,
+    /// Clock leeway for `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Scopes advertised in metadata and challenges.
+    pub scopes_supported: Vec<String>,
+    /// Scopes every request must carry (403 `insufficient_scope` otherwise).
+    pub required_scopes: Vec<String>,
+    /// Claim paths roles are read from, in order.
+    pub role_claims: Vec<String>,
+    /// How long roles from the identity provider's API are cached, in seconds.
+    pub roles_cache_secs: u64,
+    /// Bounds on the JWKS cache lifetime (`Cache-Control: max-age`), in seconds.
+    pub jwks_min_ttl_secs: u64,
+    /// Upper bound on the JWKS cache lifetime, in seconds.
+    pub jwks_max_ttl_secs: u64,
+    /// At most one JWKS refetch for unknown key ids per this many seconds.
+    pub jwks_unknown_kid_interval_secs: u64,
+    /// Show each caller only the tools it may call in `tools/list`.
+    pub filter_tools_list: bool,
+    /// Clerk settings.
+    pub clerk: ClerkConfig,
+    /// Generic OIDC settings.
+    pub oidc: OidcConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            provider: None,
+            public_url: None,
+            audience: AudiencePolicy::Any,
+            accept_session_tokens: false,
+            leeway_secs: 30,
+            scopes_supported: Vec::new(),
+            required_scopes: Vec::new(),
+            role_claims: DEFAULT_ROLE_CLAIMS.iter().map(|s| s.to_string()).collect(),
+            roles_cache_secs: 300,
+            jwks_min_ttl_secs: 60,
+            jwks_max_ttl_secs: 86_400,
+            jwks_unknown_kid_interval_secs: 10,
+            filter_tools_list: true,
+            clerk: ClerkConfig::default(),
+            oidc: OidcConfig::default(),
+        }
+    }
+}
+
+/// Why the auth configuration is unusable; names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key {key}: {reason}")]
+pub struct AuthConfigError {
+    /// The key or environment variable.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn err(key: &str, reason: impl Into<String>) -> AuthConfigError {
+    AuthConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl AuthConfig {
+    /// Apply the Clerk and MCP environment variables found by `lookup`.
+    pub fn apply_env(&mut self, lookup: &impl Fn(&str) -> Option<String>) {
+        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        if let Some(v) = set(lookup("CLERK_PUBLISHABLE_KEY")) {
+            self.clerk.publishable_key = Some(v);
+        }
+        if let Some(v) = set(lookup("CLERK_SECRET_KEY")) {
+            self.clerk.secret_key = Secret(v);
+        }
+        if let Some(v) = set(lookup("CLERK_FRONTEND_API_URL")) {
+            self.clerk.frontend_api_url = Some(v);
+        }
+        if let Some(v) = set(lookup("CLERK_API_URL")) {
+            self.clerk.api_url = Some(v);
+        }
+        if let Some(v) = set(lookup("MCP_ISSUER_URL")) {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = set(lookup("TOOLHOST_OIDC_ISSUER")) {
+            self.oidc.issuer = Some(v);
+        }
+    }
+
+    /// The provider in effect, if any is configured.
+    pub fn provider(&self) -> Option<Provider> {
+        self.provider.or_else(|| {
+            if self.clerk.publishable_key.is_some() || self.clerk.frontend_api_url.is_some() {
+                Some(Provider::Clerk)
+            } else if self.oidc.issuer.is_some() {
+                Some(Provider::Oidc)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// What the verifier needs, resolved from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub issuer: String,
+    pub jwks_url: String,
+    pub resource: String,
+    pub resource_metadata_url: String,
+    pub authorization_servers: Vec<String>,
+    pub audience: AudiencePolicy,
+    pub accept_session_tokens: bool,
+    pub leeway_secs: u64,
+    pub scopes_supported: Vec<String>,
+    pub required_scopes: Vec<String>,
+    pub role_claims: Vec<String>,
+    pub jwks_policy: JwksPolicy,
+    pub clerk_backend: Option<BackendSettings>,
+}
+
+fn http_url(key: &str, url: &str) -> Result<String, AuthConfigError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
+        return Err(err(key, format!("{url:?} is not an http(s) URL")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Resolve `config` (with `public_url` already defaulted by the caller).
+pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthConfigError> {
+    let public_url = http_url(
+        "auth.public_url (MCP_ISSUER_URL)",
+        config
+            .public_url
+            .as_deref()
+            .ok_or_else(|| err("auth.public_url (MCP_ISSUER_URL)", "must be set"))?,
+    )?;
+    let resource = format!("{public_url}/mcp");
+    let (issuer, jwks_url, authorization_servers, clerk_backend) = if dev {
+        (
+            super::dev::DEV_ISSUER.to_owned(),
+            String::new(),
+            Vec::new(),
+            None,
+        )
+    } else {
+        match config.provider() {
+            None => {
+                return Err(err(
+                    "auth",
+                    "no identity provider is configured: set CLERK_PUBLISHABLE_KEY (Clerk), \
+                     TOOLHOST_OIDC_ISSUER (any OIDC issuer), or run with --dev",
+                ));
+            }
+            Some(Provider::Clerk) => {
+                let frontend = match (
+                    &config.clerk.frontend_api_url,
+                    &config.clerk.publishable_key,
+                ) {
+                    (Some(url), _) => {
+                        http_url("auth.clerk.frontend_api_url (CLERK_FRONTEND_API_URL)", url)?
+                    }
+                    (None, Some(key)) => format!(
+                        "https://{}",
+                        publishable_key_host(key).map_err(|r| err(
+                            "auth.clerk.publishable_key (CLERK_PUBLISHABLE_KEY)",
+                            r
+                        ))?
+                    ),
+                    (None, None) => unreachable!("provider() chose Clerk"),
+                };
+                let backend = if config.clerk.secret_key.is_empty() {
+                    None
+                } else {
+                    let api = config
+                        .clerk
+                        .api_url
+                        .as_deref()
+                        .unwrap_or("https://api.clerk.com");
+                    Some(BackendSettings {
+                        api_url: http_url("auth.clerk.api_url (CLERK_API_URL)", api)?,
+                        secret_key: config.clerk.secret_key.clone(),
+                        cache_ttl: Duration::from_secs(config.roles_cache_secs),
+                    })
+                };
+                let jwks = format!("{frontend}/.well-known/jwks.json");
+                (frontend.clone(), jwks, vec![frontend], backend)
+            }
+            Some(Provider::Oidc) => {
+                let issuer = config.oidc.issuer.as_deref().ok_or_else(|| {
+                    err(
+                        "auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)",
+                        "must be set for provider oidc",
+                    )
+                })?;
+                // The issuer is compared exactly, so keep it as given.
+                http_url("auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)", issuer)?;
+                let jwks = match &config.oidc.jwks_url {
+                    Some(u) => http_url("auth.oidc.jwks_url", u)?,
+                    None => format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+                };
+                (issuer.to_owned(), jwks, vec![issuer.to_owned()], None)
+            }
+        }
+    };
+    if config.jwks_min_ttl_secs > config.jwks_max_ttl_secs {
+        return Err(err(
+            "auth.jwks_min_ttl_secs",
+            "must not exceed auth.jwks_max_ttl_secs",
+        ));
+    }
+    Ok(Resolved {
+        issuer,
+        jwks_url,
+        resource_metadata_url: format!("{public_url}/.well-known/oauth-protected-resource/mcp"),
+        resource,
+        authorization_servers,
+        audience: config.audience,
+        accept_session_tokens: config.accept_session_tokens,
+        leeway_secs: config.leeway_secs,
+        scopes_supported: config.scopes_supported.clone(),
+        required_scopes: config.required_scopes.clone(),
+        role_claims: config.role_claims.clone(),
+        jwks_policy: JwksPolicy {
+            min_ttl: Duration::from_secs(config.jwks_min_ttl_secs),
+            max_ttl: Duration::from_secs(config.jwks_max_ttl_secs),
+            unknown_kid_interval: Duration::from_secs(config.jwks_unknown_kid_interval_secs),
+            ..JwksPolicy::default()
+        },
+        clerk_backend,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_public(mut c: AuthConfig) -> AuthConfig {
+        c.public_url = Some("http://127.0.0.1:3001/".into());
+        c
+    }
+
+    #[test]
+    fn nothing_configured_names_the_variables() {
+        let e = resolve(&with_public(AuthConfig::default()), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CLERK_PUBLISHABLE_KEY") && e.contains("--dev"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn clerk_from_the_publishable_key() {
+        let mut c = with_public(AuthConfig::default());
+        // base64("clerk.example.com$")
+        c.clerk.publishable_key = Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".into());
+        let r = resolve(&c, false).unwrap();
+        assert_eq!(r.issuer, "https://clerk.example.com");
+        assert_eq!(
+            r.jwks_url,
+            "https://clerk.example.com/.well-known/jwks.json"
+        );
+        assert_eq!(r.resource, "http://127.0.0.1:3001/mcp");
+        assert_eq!(r.authorization_servers, ["https://clerk.example.com"]);
+        assert!(r.clerk_backend.is_none());
+        c.clerk.frontend_api_url = Some("http://127.0.0.1:9999".into());
+        c.clerk.secret_key = Secret("sk_test_x".into());
+        let r = resolve(&c, false).unwrap();
+        assert_eq!(r.issuer, "http://127.0.0.1:9999");
+        assert_eq!(r.clerk_backend.unwrap().api_url, "https://api.clerk.com");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut c = with_public(AuthConfig::default());
+        c.clerk.publishable_key = Some("pk_test_bm90LWEtaG9zdA".into());
+        let e = resolve(&c, false).unwrap_err().to_string();
+        assert!(e.contains("CLERK_PUBLISHABLE_KEY"), "{e}");
+        let mut c = with_public(AuthConfig::default());
+        c.oidc.issuer = Some("ftp://x".into());
+        assert!(
+            resolve(&c, false)
+                .unwrap_err()
+                .to_string()
+                .contains("TOOLHOST_OIDC_ISSUER")
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut c = AuthConfig::default();
+        c.clerk.secret_key = Secret("sk_live_very_secret".into());
+        assert!(!format!("{c:?}").contains("very_secret"));
+        assert!(!toml::to_string(&c).unwrap().contains("very_secret"));
+    }
+}
