@@ -5,6 +5,7 @@
 //! with a message that names the key and says why.
 
 use crate::Principal;
+use crate::auth::AuthConfig;
 use crate::registry::WatchConfig;
 use crate::runtime::Limits;
 use crate::storage::SyncMode;
@@ -56,7 +57,9 @@ pub struct Config {
     pub limits: Limits,
     /// The instance pool.
     pub runtime: RuntimeSection,
-    /// Development mode (no authentication, loopback only).
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Development mode: a local token issuer instead of Clerk, loopback only.
     pub dev: DevConfig,
     /// The stdio transport.
     pub stdio: StdioConfig,
@@ -179,19 +182,12 @@ impl Default for RuntimeSection {
 }
 
 /// `[dev]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DevConfig {
-    /// The principal HTTP calls run as in development mode.
-    pub principal: Principal,
-}
-
-impl Default for DevConfig {
-    fn default() -> Self {
-        DevConfig {
-            principal: Principal::new("dev-user", ["member"]),
-        }
-    }
+    /// Verify tokens of the local development issuer (`toolhost token`)
+    /// instead of an identity provider's; only on a loopback address.
+    pub enabled: bool,
 }
 
 /// `[stdio]`
@@ -228,6 +224,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("TOOLHOST_PLUGINS_DIR", "plugins.dir"),
     ("TOOLHOST_DATA_DIR", "storage.data_dir"),
+    ("MCP_ISSUER_URL", "auth.public_url"),
+    ("CLERK_PUBLISHABLE_KEY", "auth.clerk.publishable_key"),
+    ("CLERK_SECRET_KEY", "auth.clerk.secret_key"),
+    ("CLERK_FRONTEND_API_URL", "auth.clerk.frontend_api_url"),
+    ("CLERK_API_URL", "auth.clerk.api_url"),
+    ("TOOLHOST_OIDC_ISSUER", "auth.oidc.issuer"),
 ];
 
 impl Config {
@@ -273,7 +275,25 @@ impl Config {
         if let Some(v) = lookup("TOOLHOST_DATA_DIR") {
             self.storage.data_dir = PathBuf::from(v);
         }
+        self.auth.apply_env(&lookup);
         Ok(())
+    }
+
+    /// This server's public URL: `auth.public_url`, or `http://<server.listen>`.
+    pub fn public_url(&self) -> Result<String, ConfigError> {
+        if let Some(url) = &self.auth.public_url {
+            return Ok(url.trim_end_matches('/').to_owned());
+        }
+        if self.server.listen.ip().is_unspecified() {
+            return Err(ConfigError::Invalid {
+                key: "auth.public_url (MCP_ISSUER_URL)".into(),
+                reason: format!(
+                    "must be set when listening on {}: clients need the URL they reach this server at",
+                    self.server.listen
+                ),
+            });
+        }
+        Ok(format!("http://{}", self.server.listen))
     }
 
     /// Check values no parser can: limits, role names, the principal.
@@ -297,13 +317,18 @@ impl Config {
         if self.runtime.max_instances == 0 {
             return Err(invalid("runtime.max_instances", "must be greater than 0"));
         }
-        for (key, principal) in [
-            ("dev.principal", &self.dev.principal),
-            ("stdio.principal", &self.stdio.principal),
-        ] {
-            if principal.subject.trim().is_empty() {
-                return Err(invalid(&format!("{key}.subject"), "must not be empty"));
-            }
+        if self.stdio.principal.subject.trim().is_empty() {
+            return Err(invalid("stdio.principal.subject", "must not be empty"));
+        }
+        if self.dev.enabled && !self.server.listen.ip().is_loopback() {
+            return Err(invalid(
+                "server.listen",
+                &format!(
+                    "{} is not a loopback address; development mode (tokens anyone with the data \
+                     directory can mint) only listens on loopback",
+                    self.server.listen
+                ),
+            ));
         }
         for (tool, policy) in &self.tools {
             if let Some(bad) = policy

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::auth::{self, Authenticator, RoleResolver, dev::DevIssuer};
 use crate::config::Config;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -40,6 +41,12 @@ pub enum HostError {
         /// Why.
         reason: String,
     },
+    /// Authentication is misconfigured.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthConfigError),
+    /// The development issuer's key is unusable.
+    #[error(transparent)]
+    DevIssuer(#[from] auth::dev::DevIssuerError),
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(String),
@@ -48,6 +55,9 @@ pub enum HostError {
 /// A running host. Dropping it does not stop it; call [`Host::shutdown`].
 pub struct Host {
     config: Arc<Config>,
+    /// `None` when no identity provider is configured: stdio only.
+    auth: Option<Arc<Authenticator>>,
+    dev_issuer: Option<Arc<DevIssuer>>,
     runtime: Runtime,
     registry: Registry,
     mcp: Arc<McpShared>,
@@ -67,7 +77,26 @@ impl Host {
     /// parallel, from the artifact cache when possible), start watching it,
     /// and get ready to serve. Must run inside a Tokio runtime.
     pub async fn start(config: Config) -> Result<Host, HostError> {
+        Self::start_with(config, None).await
+    }
+
+    /// [`Host::start`] with the embedder's own source of roles, consulted
+    /// after the token's claims for every authenticated request.
+    pub async fn start_with(
+        config: Config,
+        roles: Option<Arc<dyn RoleResolver>>,
+    ) -> Result<Host, HostError> {
         config.validate()?;
+        let mut config = config;
+        config.auth.public_url = Some(config.public_url()?);
+        let dev_issuer = match config.dev.enabled {
+            true => Some(Arc::new(DevIssuer::open(&config.storage.data_dir)?)),
+            false => None,
+        };
+        let auth = match (config.auth.provider(), &dev_issuer) {
+            (None, None) => None,
+            _ => Some(auth::build(&config.auth, dev_issuer.as_deref(), roles)?),
+        };
         let config = Arc::new(config);
         let store = Store::new(SqliteStore::open_dir(
             &config.storage.data_dir,
@@ -134,6 +163,8 @@ impl Host {
         );
         Ok(Host {
             config,
+            auth,
+            dev_issuer,
             runtime,
             registry,
             mcp,
@@ -156,17 +187,47 @@ impl Host {
         &self.config
     }
 
-    /// The MCP endpoint at `/mcp`, to merge into an operator's own router.
-    /// Calls run as the configured development principal until
-    /// authentication is configured.
-    pub fn router(&self) -> axum::Router {
-        let router = http::mcp_router(self.mcp.clone(), &self.config.server, &self.cancel);
-        http::with_fixed_principal(router, self.config.dev.principal.clone())
+    /// The development issuer, in development mode (to mint tokens in code).
+    pub fn dev_issuer(&self) -> Option<&DevIssuer> {
+        self.dev_issuer.as_deref()
+    }
+
+    /// The token verifier; `None` when no identity provider is configured.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.auth.as_deref()
+    }
+
+    /// The MCP endpoint at `/mcp` behind the auth layer, and the protected
+    /// resource metadata documents, to merge into an operator's own router.
+    /// Fails when no identity provider is configured: HTTP is never served
+    /// without authentication.
+    pub fn router(&self) -> Result<axum::Router, HostError> {
+        let auth = self.auth.clone().ok_or_else(|| {
+            HostError::Auth(auth::AuthConfigError {
+                key: "auth".into(),
+                reason: "no identity provider is configured: set CLERK_PUBLISHABLE_KEY (Clerk), \
+                         TOOLHOST_OIDC_ISSUER (any OIDC issuer), or run with --dev"
+                    .into(),
+            })
+        })?;
+        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &self.cancel);
+        Ok(auth::layer::require_auth(mcp, auth.clone()).merge(auth::layer::metadata_router(auth)))
     }
 
     /// Serve [`Host::router`] on `listener` until [`Host::shutdown`].
     pub async fn serve(&self, listener: TcpListener) -> Result<(), HostError> {
-        http::serve(listener, self.router(), self.cancel.clone())
+        self.serve_router(listener, self.router()?).await
+    }
+
+    /// Serve `router` (this host's router, perhaps merged into the
+    /// operator's own) on `listener` until [`Host::shutdown`], with
+    /// TCP_NODELAY on every connection.
+    pub async fn serve_router(
+        &self,
+        listener: TcpListener,
+        router: axum::Router,
+    ) -> Result<(), HostError> {
+        http::serve(listener, router, self.cancel.clone())
             .await
             .map_err(|e| HostError::Serve(e.to_string()))
     }

@@ -3,6 +3,7 @@
 mod call;
 mod inspect;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Serve the plugins of a directory over MCP (Streamable HTTP at /mcp, or stdio).
     Serve(serve::ServeArgs),
+    /// Print a bearer token from the development issuer (for `serve --dev`).
+    Token(token::TokenArgs),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -114,6 +117,7 @@ pub fn run() -> ExitCode {
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
     };
     ExitCode::from(code)
 }

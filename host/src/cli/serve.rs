@@ -19,8 +19,8 @@ pub struct ServeArgs {
     /// Data directory: SQLite database and compiled-artifact cache [default: .toolhost].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Development mode: HTTP calls run as the configured development
-    /// principal, without authentication; loopback addresses only.
+    /// Development mode: accept tokens of the local development issuer
+    /// (`toolhost token`) instead of an identity provider's; loopback only.
     #[arg(long)]
     dev: bool,
     /// Serve one client on stdin/stdout instead of HTTP, as the configured
@@ -46,23 +46,10 @@ fn configure(args: &ServeArgs) -> Result<Config, String> {
     if let Some(dir) = &args.data {
         config.storage.data_dir = dir.clone();
     }
-    config.validate().map_err(|e| e.to_string())?;
-    if !args.stdio {
-        if !args.dev {
-            return Err(
-                "no authentication is configured: pass --dev to serve as the development \
-                        principal on a loopback address"
-                    .into(),
-            );
-        }
-        if !config.server.listen.ip().is_loopback() {
-            return Err(format!(
-                "server.listen: {} is not a loopback address; development mode (no authentication) \
-                 only listens on loopback",
-                config.server.listen
-            ));
-        }
+    if args.dev {
+        config.dev.enabled = true;
     }
+    config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
 
@@ -92,7 +79,7 @@ pub fn run(args: ServeArgs) -> u8 {
 
 async fn serve(config: Config, stdio: bool) -> Result<(), String> {
     let listen = config.server.listen;
-    let dev_principal = config.dev.principal.clone();
+    let data_dir = config.storage.data_dir.clone();
     let host = std::sync::Arc::new(Host::start(config).await.map_err(|e| e.to_string())?);
     let stopper = host.clone();
     tokio::spawn(async move {
@@ -103,6 +90,8 @@ async fn serve(config: Config, stdio: bool) -> Result<(), String> {
     if stdio {
         return host.serve_stdio().await.map_err(|e| e.to_string());
     }
+    // Fails here, before listening, when no identity provider is configured.
+    let router = host.router().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -121,12 +110,21 @@ async fn serve(config: Config, stdio: bool) -> Result<(), String> {
         "  plugins: {} (watched; drop a .wasm in to add or replace a tool)",
         host.config().plugins.dir.display()
     );
-    println!(
-        "  development mode: calls run as {:?} with roles [{}]",
-        dev_principal.subject,
-        dev_principal.roles.join(", ")
-    );
-    host.serve(listener).await.map_err(|e| e.to_string())
+    if let Some(auth) = host.authenticator() {
+        println!(
+            "  resource: {} (metadata at /.well-known/oauth-protected-resource/mcp)",
+            auth.resource()
+        );
+    }
+    if host.dev_issuer().is_some() {
+        println!(
+            "  development mode: get a bearer token with\n    toolhost token --data {} --subject alice --roles member",
+            data_dir.display()
+        );
+    }
+    host.serve_router(listener, router)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -1,12 +1,8 @@
 //! Streamable HTTP: rmcp's service nested at `/mcp` in an axum router.
 
 use super::mcp::{McpHandler, McpShared};
-use crate::Principal;
 use crate::config::ServerConfig;
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -33,20 +29,6 @@ pub(crate) fn mcp_router(
         config,
     );
     Router::new().nest_service("/mcp", service)
-}
-
-/// Development mode: every request runs as `principal` (no authentication).
-pub(crate) fn with_fixed_principal(router: Router, principal: Principal) -> Router {
-    router.layer(axum::middleware::from_fn(
-        move |mut request: Request, next: Next| {
-            let principal = principal.clone();
-            async move {
-                request.extensions_mut().insert(principal);
-                let response: Response = next.run(request).await;
-                response
-            }
-        },
-    ))
 }
 
 /// Serve `router` on `listener` until `cancel` fires, with TCP_NODELAY on
