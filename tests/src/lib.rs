@@ -2,6 +2,8 @@
 
 pub use toolhost_test_artifacts as plugins;
 
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,7 +12,9 @@ use std::time::Duration;
 use toolhost::{Config, Host};
 
 /// A host serving Streamable HTTP on an ephemeral loopback port, with its
-/// own plugins and data directories, stopped when dropped.
+/// own plugins and data directories, stopped when dropped. It runs in
+/// development mode (tokens from its own development issuer) unless `adjust`
+/// configures another provider.
 pub struct TestServer {
     /// The running host.
     pub host: Arc<Host>,
@@ -24,7 +28,17 @@ impl TestServer {
     /// Start a server whose plugins directory holds `plugins` (paths of
     /// built components, copied in under their file names). `adjust` may
     /// change the configuration first.
+    ///
+    /// Set `TOOLHOST_TEST_LOG` (e.g. `debug`) to see the host's log.
     pub async fn start(plugins: &[&str], adjust: impl FnOnce(&mut Config)) -> TestServer {
+        if let Ok(filter) = std::env::var("TOOLHOST_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let dirs = tempfile::tempdir().expect("temp dir");
         let plugin_dir = dirs.path().join("plugins");
         std::fs::create_dir(&plugin_dir).unwrap();
@@ -37,10 +51,10 @@ impl TestServer {
         config.storage.data_dir = dirs.path().join("data");
         config.storage.sync = toolhost::storage::SyncMode::Normal;
         config.runtime.max_instances = 64;
+        config.server.listen = addr;
+        config.dev.enabled = true;
         adjust(&mut config);
         let host = Arc::new(Host::start(config).await.expect("host starts"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let serving = host.clone();
         let task = tokio::spawn(async move {
             serving.serve(listener).await.expect("serve");
@@ -56,6 +70,44 @@ impl TestServer {
     /// The MCP endpoint.
     pub fn url(&self) -> String {
         format!("http://{}/mcp", self.addr)
+    }
+
+    /// A development token for `subject` with `roles`.
+    pub fn token(&self, subject: &str, roles: &[&str]) -> String {
+        let issuer = self
+            .host
+            .dev_issuer()
+            .expect("the test server runs in development mode");
+        issuer
+            .token(&toolhost::auth::dev::TokenRequest {
+                subject: subject.into(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                scopes: Vec::new(),
+                audience: self.url(),
+                ttl: Duration::from_secs(3600),
+            })
+            .expect("sign a development token")
+    }
+
+    /// An rmcp client transport to this server carrying `token`.
+    pub fn transport_with(&self, token: String) -> StreamableHttpClientTransport<reqwest::Client> {
+        StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(self.url()).auth_header(token),
+        )
+    }
+
+    /// A transport as `subject` with `roles`.
+    pub fn transport_as(
+        &self,
+        subject: &str,
+        roles: &[&str],
+    ) -> StreamableHttpClientTransport<reqwest::Client> {
+        self.transport_with(self.token(subject, roles))
+    }
+
+    /// A transport as `dev-user`, a `member`.
+    pub fn transport(&self) -> StreamableHttpClientTransport<reqwest::Client> {
+        self.transport_as("dev-user", &["member"])
     }
 
     /// The watched plugins directory.

@@ -23,10 +23,20 @@ async fn round_trip(mode: &str, expected_protocol: &str) {
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
     let url = server.url();
     let mode = mode.to_owned();
+    let token = server.token("py-user", &["member"]);
     let out = tokio::task::spawn_blocking(move || {
         run_python_client(
             "notes_roundtrip.py",
-            &["--url", &url, "--mode", &mode, "--title", "From Python"],
+            &[
+                "--url",
+                &url,
+                "--token",
+                &token,
+                "--mode",
+                &mode,
+                "--title",
+                "From Python",
+            ],
         )
     })
     .await
@@ -62,6 +72,7 @@ async fn hears_list_changed(mode: &str) {
     let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
     let mut child = Command::new(python())
         .arg(workspace().join("tests/clients/python/watch_list_changed.py"))
+        .args(["--token", &server.token("py-user", &[])])
         .args([
             "--url",
             &server.url(),

@@ -7,7 +7,6 @@ use rmcp::model::{
     ServerNotification, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -59,7 +58,7 @@ async fn tool_names(client: &RunningService<RoleClient, impl ClientHandler>) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_client_lists_creates_and_lists_back() {
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
-    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+    let client = ().serve(server.transport()).await.unwrap();
     let info = client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "toolhost");
     assert_eq!(
@@ -91,7 +90,7 @@ async fn a_stateless_2026_client_calls_tools() {
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
     let client = ClientConfig::default()
         .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_uri(server.url()),
+            server.transport(),
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
@@ -113,11 +112,8 @@ async fn a_stateless_2026_client_calls_tools() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_reach_the_client_as_tool_errors_or_invalid_params() {
-    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |c| {
-        c.dev.principal.roles.clear();
-    })
-    .await;
-    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
+    let client = ().serve(server.transport_as("dev-user", &[])).await.unwrap();
     let denied = call(&client, "notes_create", json!({"title": "t", "body": "b"})).await;
     assert_eq!(denied.is_error, Some(true));
     let text = denied.content[0].as_text().unwrap().text.clone();
@@ -146,10 +142,7 @@ async fn errors_reach_the_client_as_tool_errors_or_invalid_params() {
 async fn session_clients_hear_of_added_and_removed_tools() {
     let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let client = Notified(tx)
-        .serve(StreamableHttpClientTransport::from_uri(server.url()))
-        .await
-        .unwrap();
+    let client = Notified(tx).serve(server.transport()).await.unwrap();
     assert_eq!(tool_names(&client).await, ["notes_list"]);
     // on_initialized registers the session asynchronously; let it land.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -175,7 +168,7 @@ async fn subscribers_of_the_2026_revision_hear_of_changes() {
     let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
     let client = ClientConfig::default()
         .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_uri(server.url()),
+            server.transport(),
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
@@ -227,7 +220,7 @@ async fn broken_files_never_replace_a_working_version() {
             .wait_for(RELOAD, |r| r.get("swap_probe").is_some())
             .await
     );
-    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await.unwrap();
+    let client = ().serve(server.transport()).await.unwrap();
 
     let scratch = tempfile::tempdir().unwrap();
     let whole = std::fs::read(plugins::SWAP_V1).unwrap();
@@ -349,14 +342,13 @@ async fn swapping_under_load_fails_no_call() {
             .wait_for(RELOAD, |r| r.get("swap_probe").is_some())
             .await
     );
-    let url = server.url();
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..6 {
-        let (url, stop, calls) = (url.clone(), stop.clone(), calls.clone());
+        let (transport, stop, calls) = (server.transport(), stop.clone(), calls.clone());
         workers.push(tokio::spawn(async move {
-            let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+            let client = ().serve(transport).await.unwrap();
             let mut seen = [0usize; 3];
             let mut failures = Vec::new();
             // Bounded: at most 100k calls, and the swapper stops us.
@@ -408,7 +400,7 @@ async fn swapping_under_load_fails_no_call() {
                 .is_some_and(|p| p.content_hash() == v2))
             .await
     );
-    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+    let client = ().serve(server.transport()).await.unwrap();
     assert_eq!(
         call(&client, "swap_probe", json!({}))
             .await

@@ -4,7 +4,6 @@
 use super::{Stats, report_row};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::NotificationContext;
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -22,7 +21,7 @@ impl ClientHandler for Notified {
 /// tools/call of notes_list (limit 20, 100 notes stored) from one client.
 pub async fn call_latency(calls: usize) -> anyhow::Result<()> {
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
-    let client = ().serve(StreamableHttpClientTransport::from_uri(server.url())).await?;
+    let client = ().serve(server.transport()).await?;
     for i in 0..100 {
         let args = serde_json::json!({"title": format!("note {i}"), "body": "seed"});
         client
@@ -64,9 +63,7 @@ pub async fn call_latency(calls: usize) -> anyhow::Result<()> {
 pub async fn reload_latency(swaps: usize) -> anyhow::Result<()> {
     let server = TestServer::start(&[plugins::SWAP_V1], |_| {}).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let client = Notified(tx)
-        .serve(StreamableHttpClientTransport::from_uri(server.url()))
-        .await?;
+    let client = Notified(tx).serve(server.transport()).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut samples = Vec::with_capacity(swaps);
     for i in 0..swaps {
