@@ -2,6 +2,8 @@
 
 pub use toolhost_test_artifacts as plugins;
 
+pub mod issuer;
+
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use std::net::SocketAddr;
