@@ -81,6 +81,15 @@ fn describe_declares_names_schemas_and_default_roles() {
         list.input_schema.as_json()["properties"]["limit"]["maximum"],
         100
     );
+    for plugin in [&notes.create, &notes.list] {
+        let info = plugin.plugin().info();
+        let output = info.output_schema.as_ref().unwrap().as_json();
+        let schemas = format!("{} {output}", info.input_schema.as_json());
+        assert!(
+            !schemas.contains("\"format\""),
+            "only standard formats, none needed here: {schemas}"
+        );
+    }
 }
 
 #[test]

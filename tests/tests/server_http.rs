@@ -121,6 +121,12 @@ async fn errors_reach_the_client_as_tool_errors_or_invalid_params() {
         text.contains("member") && text.contains("dev-user"),
         "{text}"
     );
+    let tools = tool_names(&client).await;
+    assert_eq!(
+        tools,
+        ["notes_list"],
+        "a caller sees only the tools it may call"
+    );
     let invalid = call(&client, "notes_list", json!({"limit": 0})).await;
     assert_eq!(invalid.is_error, Some(true));
     assert!(

@@ -97,7 +97,7 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
 fn init_logging(serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if serving {
-        "info"
+        "info,rmcp=warn"
     } else {
         "warn,toolhost::plugin=info"
     };

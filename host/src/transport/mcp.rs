@@ -135,11 +135,20 @@ impl ServerHandler for McpHandler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let tools = self.shared.registry.snapshot();
+        let principal = self.principal(&cx);
+        let filter = self.shared.config.auth.filter_tools_list;
+        // Show a caller only what it may call, unless the operator turned that off.
+        let visible = |p: &&Plugin| match (&principal, filter) {
+            (Some(principal), true) => {
+                policy::authorize(principal, p.name(), self.roles_for(p)).is_ok()
+            }
+            _ => true,
+        };
         Ok(ListToolsResult::with_all_items(
-            tools.iter().map(describe).collect(),
+            tools.iter().filter(visible).map(describe).collect(),
         ))
     }
 
