@@ -14,8 +14,10 @@ TOOLHOST    := target/release/toolhost
 # The independent MCP client the end-to-end tests drive (Python `mcp`).
 PYENV       := target/pyenv
 PYREQS      := tests/clients/python/requirements.txt
+# The OAuth authorization server standing in for Clerk in the tests (npm).
+STANDIN     := tests/clerk-standin
 
-.PHONY: setup pyclient plugins host run demo test
+.PHONY: setup pyclient standin plugins host run demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -26,6 +28,11 @@ $(PYENV)/.installed: $(PYREQS)
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYREQS)
 	touch $@
+
+standin: $(STANDIN)/node_modules/.package-lock.json
+
+$(STANDIN)/node_modules/.package-lock.json: $(STANDIN)/package-lock.json
+	cd $(STANDIN) && npm ci --no-audit --no-fund --loglevel=error
 
 # Build the bundled plugins and put them in the served plugins folder, each
 # written beside its final name and renamed into place (a running server
@@ -53,5 +60,5 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient
+test: setup pyclient standin
 	$(CARGO) test --workspace
