@@ -58,7 +58,13 @@ pub struct ClerkBackend {
     settings: BackendSettings,
     client: reqwest::Client,
     cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    /// Verified opaque tokens by SHA-256 (never the token itself), until
+    /// they expire.
+    opaque: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
 }
+
+/// How long a verified opaque token is trusted without asking again, at most.
+const OPAQUE_CACHE_MAX: Duration = Duration::from_secs(300);
 
 impl ClerkBackend {
     /// A resolver for `settings`.
@@ -67,7 +73,89 @@ impl ClerkBackend {
             settings,
             client,
             cache: Mutex::new(HashMap::new()),
+            opaque: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Verify an opaque OAuth access token (`oat_…`) with the Backend API;
+    /// the answer is cached for the token's remaining lifetime (at most five
+    /// minutes, so a revocation is seen soon).
+    pub async fn verify_opaque(&self, token: &str) -> Result<Principal, String> {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some((until, principal)) = self
+            .opaque
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && Instant::now() < *until
+        {
+            return Ok(principal.clone());
+        }
+        let url = format!(
+            "{}/oauth_applications/access_tokens/verify",
+            self.settings.api_url
+        );
+        let response = self
+            .client
+            .post(&url)
+            .bearer_auth(self.settings.secret_key.expose())
+            .json(&serde_json::json!({ "access_token": token }))
+            .send()
+            .await
+            .map_err(|e| format!("token verification request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the Backend API rejected the token (HTTP {})",
+                response.status()
+            ));
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("token verification answer: {e}"))?;
+        if body.get("revoked") == Some(&Value::Bool(true))
+            || body.get("expired") == Some(&Value::Bool(true))
+        {
+            return Err("token revoked or expired".into());
+        }
+        let subject = body
+            .get("subject")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let subject = subject.ok_or("verified token has no subject")?.to_owned();
+        let scopes = body
+            .get("scopes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        let principal = Principal {
+            subject,
+            scopes: scopes
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            client_id: body
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            ..Principal::default()
+        };
+        // `expiration` is a Unix time in milliseconds (or absent: no expiry).
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let lifetime = match body.get("expiration").and_then(Value::as_u64) {
+            Some(ms) if ms <= now_ms => return Err("token expired".into()),
+            Some(ms) => Duration::from_millis(ms - now_ms).min(OPAQUE_CACHE_MAX),
+            None => OPAQUE_CACHE_MAX,
+        };
+        self.opaque
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (Instant::now() + lifetime, principal.clone()));
+        Ok(principal)
     }
 
     async fn get(&self, path: &str) -> Result<Value, String> {

@@ -110,6 +110,8 @@ pub struct Authenticator {
     settings: settings::Resolved,
     keys: JwksCache,
     resolver: Option<Arc<dyn RoleResolver>>,
+    /// Clerk's Backend API, for opaque `oat_` tokens.
+    clerk: Option<Arc<ClerkBackend>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -145,6 +147,41 @@ impl Authenticator {
 
     /// Verify `token` and build the principal it stands for.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let mut principal = if token.starts_with("oat_") {
+            let Some(clerk) = &self.clerk else {
+                return Err(AuthError::Malformed(
+                    "an opaque Clerk token, but no CLERK_SECRET_KEY to verify it with".into(),
+                ));
+            };
+            clerk
+                .verify_opaque(token)
+                .await
+                .map_err(AuthError::Claims)?
+        } else {
+            self.verify_jwt(token).await?
+        };
+        if let Some(resolver) = &self.resolver {
+            match resolver.roles(&principal).await {
+                Ok(roles) => claims::merge_roles(&mut principal, roles),
+                Err(e) => {
+                    tracing::warn!(subject = %principal.subject, error = %e, "role lookup failed; using token roles only")
+                }
+            }
+        }
+        let missing: Vec<String> = self
+            .settings
+            .required_scopes
+            .iter()
+            .filter(|s| !principal.scopes.contains(s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(AuthError::InsufficientScope(missing));
+        }
+        Ok(principal)
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("unknown or \"none\"".into()),
             _ => AuthError::Malformed(e.to_string()),
@@ -184,27 +221,8 @@ impl Authenticator {
         }
         let data =
             jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
-        let mut principal = claims::principal_from_claims(&data.claims, &self.settings.role_claims)
-            .ok_or_else(|| AuthError::Claims("no subject".into()))?;
-        if let Some(resolver) = &self.resolver {
-            match resolver.roles(&principal).await {
-                Ok(roles) => claims::merge_roles(&mut principal, roles),
-                Err(e) => {
-                    tracing::warn!(subject = %principal.subject, error = %e, "role lookup failed; using token roles only")
-                }
-            }
-        }
-        let missing: Vec<String> = self
-            .settings
-            .required_scopes
-            .iter()
-            .filter(|s| !principal.scopes.contains(s))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            return Err(AuthError::InsufficientScope(missing));
-        }
-        Ok(principal)
+        claims::principal_from_claims(&data.claims, &self.settings.role_claims)
+            .ok_or_else(|| AuthError::Claims("no subject".into()))
     }
 
     /// The Protected Resource Metadata document (RFC 9728).
@@ -272,16 +290,16 @@ pub fn build(
             settings.jwks_policy.clone(),
         ),
     };
-    let resolver = resolver.or_else(|| {
-        settings
-            .clerk_backend
-            .clone()
-            .map(|b| Arc::new(ClerkBackend::new(b, http_client())) as Arc<dyn RoleResolver>)
-    });
+    let clerk = settings
+        .clerk_backend
+        .clone()
+        .map(|b| Arc::new(ClerkBackend::new(b, http_client())));
+    let resolver = resolver.or_else(|| clerk.clone().map(|c| c as Arc<dyn RoleResolver>));
     Ok(Arc::new(Authenticator {
         settings,
         keys,
         resolver,
+        clerk,
     }))
 }
 
