@@ -213,6 +213,9 @@ pub struct ToolPolicy {
     /// Roles allowed to call the tool (any of them), replacing the tool's
     /// own default; an empty list lets any authenticated caller.
     pub roles: Option<Vec<String>>,
+    /// OAuth scopes a token must carry (all of them) to call the tool;
+    /// without them the request gets 403 `insufficient_scope`.
+    pub scopes: Vec<String>,
 }
 
 /// Environment variables read by [`Config::apply_env`], with the key each sets.

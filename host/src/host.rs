@@ -211,7 +211,15 @@ impl Host {
             })
         })?;
         let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &self.cancel);
-        Ok(auth::layer::require_auth(mcp, auth.clone()).merge(auth::layer::metadata_router(auth)))
+        let scopes = auth::layer::ToolScopes {
+            per_tool: (self.config.tools.iter())
+                .filter(|(_, policy)| !policy.scopes.is_empty())
+                .map(|(tool, policy)| (tool.clone(), policy.scopes.clone()))
+                .collect(),
+            max_body_bytes: self.config.server.max_body_bytes,
+        };
+        Ok(auth::layer::require_auth(mcp, auth.clone(), scopes)
+            .merge(auth::layer::metadata_router(auth)))
     }
 
     /// Serve [`Host::router`] on `listener` until [`Host::shutdown`].

@@ -339,7 +339,8 @@ async fn a_burst_of_requests_with_a_new_kid_fetches_the_keys_once() {
 async fn required_scopes_are_enforced_with_403() {
     let issuer = TestIssuer::start().await;
     let server = oidc_server(&issuer, |c| {
-        c.auth.required_scopes = vec!["notes:read".into()]
+        c.auth.required_scopes = vec!["notes:read".into()];
+        c.tools.entry("notes_create".into()).or_default().scopes = vec!["notes:write".into()];
     })
     .await;
     let mut claims = member_claims(&issuer, &server, "alice");
@@ -351,7 +352,7 @@ async fn required_scopes_are_enforced_with_403() {
         json!({}),
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 403, "every request needs notes:read");
     let challenge = headers.get("www-authenticate").unwrap().to_str().unwrap();
     assert!(
         challenge.contains("error=\"insufficient_scope\"")
@@ -359,7 +360,26 @@ async fn required_scopes_are_enforced_with_403() {
         "{challenge}"
     );
     claims["scope"] = json!("openid notes:read");
+    let reader = bearer(&issuer.sign(&claims));
     assert_eq!(note_count(&server, &issuer.sign(&claims)).await, 0);
+    let create = json!({"title": "t", "body": "b"});
+    let (status, headers, _) = call(&server, Some(&reader), "notes_create", create.clone()).await;
+    assert_eq!(status, 403, "notes_create needs notes:write");
+    let challenge = headers.get("www-authenticate").unwrap().to_str().unwrap();
+    assert!(challenge.contains("scope=\"notes:write\""), "{challenge}");
+    claims["scope"] = json!("notes:read notes:write");
+    let (status, _, body) = call(
+        &server,
+        Some(&bearer(&issuer.sign(&claims))),
+        "notes_create",
+        create,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["result"]["isError"]),
+        (200, &json!(false)),
+        "{body}"
+    );
 }
 
 /// A stand-in of Clerk's Backend API: users' public metadata and
@@ -367,7 +387,32 @@ async fn required_scopes_are_enforced_with_403() {
 #[derive(Default)]
 struct Backend {
     requests: AtomicUsize,
+    verifications: AtomicUsize,
     roles: std::sync::Mutex<Vec<String>>,
+}
+
+/// `POST /oauth_applications/access_tokens/verify`: `oat_valid` is alice's,
+/// `oat_revoked` is revoked, anything else is unknown.
+async fn verify(
+    State(b): State<Arc<Backend>>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    b.verifications.fetch_add(1, Ordering::SeqCst);
+    let expiration = (now() + 60) * 1000;
+    match body["access_token"].as_str() {
+        Some("oat_valid") => axum::Json(json!({
+            "object": "clerk_idp_oauth_access_token", "id": "oat_id_1", "client_id": "client_1",
+            "subject": "user_alice", "scopes": ["notes:read"], "revoked": false, "expired": false,
+            "expiration": expiration
+        }))
+        .into_response(),
+        Some("oat_revoked") => axum::Json(json!({
+            "subject": "user_alice", "scopes": [], "revoked": true, "expired": false, "expiration": expiration
+        }))
+        .into_response(),
+        _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn user(
@@ -397,6 +442,10 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
     let app = axum::Router::new()
         .route("/v1/users/{id}", get(user))
         .route("/v1/users/{id}/organization_memberships", get(memberships))
+        .route(
+            "/oauth_applications/access_tokens/verify",
+            axum::routing::post(verify),
+        )
         .with_state(backend.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
@@ -440,4 +489,30 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
         "org role without its prefix: {text}"
     );
     assert_eq!(backend.requests.load(Ordering::SeqCst), 4);
+
+    // Opaque Clerk tokens are verified by the Backend API, once per token
+    // while it lives; a member role comes from the (restored) metadata.
+    backend.roles.lock().unwrap().push("member".into());
+    let (status, _, body) = call(&server, Some("Bearer oat_valid"), "notes_list", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["structuredContent"]["count"], 0,
+        "user_alice has no notes yet"
+    );
+    call(&server, Some("Bearer oat_valid"), "notes_list", json!({})).await;
+    assert_eq!(
+        backend.verifications.load(Ordering::SeqCst),
+        1,
+        "cached for its lifetime"
+    );
+    for bad in ["oat_revoked", "oat_unknown"] {
+        let (status, headers, _) = call(&server, Some(&bearer(bad)), "notes_list", json!({})).await;
+        assert_eq!(status, 401, "{bad}");
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+    }
 }

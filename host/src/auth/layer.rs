@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The bearer token of a request, or why there is none.
@@ -64,28 +65,81 @@ pub(crate) fn reject(auth: &Authenticator, error: &AuthError) -> Response {
     response
 }
 
+/// Scopes individual tools require, checked before the request reaches MCP.
+#[derive(Debug, Default)]
+pub(crate) struct ToolScopes {
+    /// Tool name → scopes a token must carry to call it.
+    pub per_tool: HashMap<String, Vec<String>>,
+    /// Largest body read to find the tool's name.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone)]
+struct LayerState {
+    auth: Arc<Authenticator>,
+    scopes: Arc<ToolScopes>,
+}
+
+/// The tool a `tools/call` body names, if it is one.
+fn called_tool(body: &[u8]) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    Some(message.get("params")?.get("name")?.as_str()?.to_owned())
+}
+
 async fn authenticate(
-    State(auth): State<Arc<Authenticator>>,
+    State(state): State<LayerState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let auth = &state.auth;
     let token = match bearer(&request) {
         Ok(t) => t.to_owned(),
-        Err(e) => return reject(&auth, &e),
+        Err(e) => return reject(auth, &e),
     };
-    match auth.authenticate(&token).await {
-        Ok(principal) => {
-            tracing::debug!(subject = %principal.subject, "request authenticated");
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+    let principal = match auth.authenticate(&token).await {
+        Ok(p) => p,
+        Err(e) => return reject(auth, &e),
+    };
+    tracing::debug!(subject = %principal.subject, "request authenticated");
+    if !state.scopes.per_tool.is_empty() && request.method() == axum::http::Method::POST {
+        // Read the body once to see which tool is called, then hand it on.
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, state.scopes.max_body_bytes).await {
+            Ok(b) => b,
+            Err(_) => {
+                tracing::warn!(reason = "body_too_large", "request rejected");
+                return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+            }
+        };
+        if let Some(tool) = called_tool(&bytes)
+            && let Some(needed) = state.scopes.per_tool.get(&tool)
+        {
+            let missing: Vec<String> = needed
+                .iter()
+                .filter(|s| !principal.scopes.contains(s))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                tracing::warn!(subject = %principal.subject, tool, "call needs scopes the token lacks");
+                return reject(auth, &AuthError::InsufficientScope(missing));
+            }
         }
-        Err(e) => reject(&auth, &e),
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
 }
 
 /// `router` behind the auth layer.
-pub(crate) fn require_auth(router: Router, auth: Arc<Authenticator>) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(auth, authenticate))
+pub(crate) fn require_auth(router: Router, auth: Arc<Authenticator>, scopes: ToolScopes) -> Router {
+    let state = LayerState {
+        auth,
+        scopes: Arc::new(scopes),
+    };
+    router.layer(axum::middleware::from_fn_with_state(state, authenticate))
 }
 
 /// The Protected Resource Metadata documents (RFC 9728), at the path clients
