@@ -46,12 +46,8 @@ async fn call(
     // JSON, or the last `data:` line of an event stream.
     let json = text
         .lines()
-        .filter_map(|l| {
-            l.strip_prefix("data: ")
-                .or(Some(l))
-                .filter(|l| l.starts_with('{'))
-        })
-        .last()
+        .rev()
+        .find_map(|l| Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{')))
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or(Value::Null);
     (status, headers, json)
