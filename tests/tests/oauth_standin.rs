@@ -84,7 +84,7 @@ async fn an_off_the_shelf_client_gets_a_token_from_the_clerk_stand_in_and_calls_
         // As an operator would with a Clerk proxy domain: CLERK_FRONTEND_API_URL.
         c.auth.clerk.frontend_api_url = Some(frontend);
         c.auth.audience = AudiencePolicy::Resource;
-        c.auth.scopes_supported = vec!["notes:read".into(), "notes:write".into()];
+        // No scopes configured: what an operator gets by default.
     })
     .await;
     let url = server.url();

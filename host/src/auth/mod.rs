@@ -232,10 +232,14 @@ impl Authenticator {
             "resource": s.resource,
             "bearer_methods_supported": ["header"],
             "resource_name": "toolhost",
-            "scopes_supported": s.scopes_supported,
         });
         if !s.authorization_servers.is_empty() {
             doc["authorization_servers"] = serde_json::json!(s.authorization_servers);
+        }
+        // An empty list would make clients ask for no scope at all, which
+        // authorization servers refuse; absent, they use the server's list.
+        if !s.scopes_supported.is_empty() {
+            doc["scopes_supported"] = serde_json::json!(s.scopes_supported);
         }
         doc
     }
@@ -300,6 +304,25 @@ pub fn build(
         keys,
         resolver,
         clerk,
+    }))
+}
+
+/// An authenticator for tokens of `issuer` signed by one of `keys`, a fixed
+/// key set that is never refetched: for embedders that hold their issuer's
+/// public keys themselves.
+pub fn build_with_fixed_keys(
+    config: &AuthConfig,
+    issuer: &str,
+    keys: &jsonwebtoken::jwk::JwkSet,
+) -> Result<Arc<Authenticator>, AuthConfigError> {
+    let mut settings = settings::resolve(config, true)?;
+    settings.issuer = issuer.to_owned();
+    settings.authorization_servers = vec![issuer.to_owned()];
+    Ok(Arc::new(Authenticator {
+        settings,
+        keys: JwksCache::fixed(keys),
+        resolver: None,
+        clerk: None,
     }))
 }
 
