@@ -4,6 +4,7 @@
 //!
 //! Run with `cargo run --release -p toolhost-tests --bin bench`.
 
+mod auth;
 mod http;
 mod inprocess;
 
@@ -63,5 +64,7 @@ async fn main() -> anyhow::Result<()> {
     table_header("Over Streamable HTTP (loopback, TCP_NODELAY)");
     http::call_latency(2_000).await?;
     http::reload_latency(20).await?;
+    table_header("Authentication");
+    auth::verification(10_000).await?;
     Ok(())
 }
