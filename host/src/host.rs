@@ -93,6 +93,14 @@ impl Host {
             true => Some(Arc::new(DevIssuer::open(&config.storage.data_dir)?)),
             false => None,
         };
+        let oidc_needs_keys = config.auth.provider() == Some(auth::Provider::Oidc)
+            && config.auth.oidc.jwks_url.is_none();
+        if !config.dev.enabled
+            && oidc_needs_keys
+            && let Some(issuer) = config.auth.oidc.issuer.clone()
+        {
+            config.auth.oidc.jwks_url = Some(auth::discover_jwks_url(&issuer).await?);
+        }
         let auth = match (config.auth.provider(), &dev_issuer) {
             (None, None) => None,
             _ => Some(auth::build(&config.auth, dev_issuer.as_deref(), roles)?),

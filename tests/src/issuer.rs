@@ -83,11 +83,19 @@ impl TestIssuer {
     pub async fn start() -> TestIssuer {
         let shared = Arc::new(Shared::default());
         shared.keys.lock().unwrap().push(new_key(1));
-        let app = Router::new()
-            .route("/.well-known/jwks.json", get(jwks))
-            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let metadata = json!({
+            "issuer": format!("http://{addr}"),
+            "jwks_uri": format!("http://{addr}/.well-known/jwks.json"),
+        });
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move { axum::Json(metadata) }),
+            )
+            .with_state(shared.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         TestIssuer { addr, shared }
     }

@@ -76,6 +76,23 @@ fn titles(result: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flow_works_with_any_oidc_issuer_found_by_discovery() {
+    let standin = StandIn::start();
+    let issuer = standin.url.clone();
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], move |c| {
+        c.dev.enabled = false;
+        // As with Auth0, WorkOS or Keycloak: the issuer URL only.
+        c.auth.oidc.issuer = Some(issuer);
+    })
+    .await;
+    let url = server.url();
+    let alice = tokio::task::spawn_blocking(move || round_trip(&url, "alice", "via OIDC", false))
+        .await
+        .unwrap();
+    assert_eq!(titles(&alice), ["via OIDC"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_off_the_shelf_client_gets_a_token_from_the_clerk_stand_in_and_calls_tools() {
     let standin = StandIn::start();
     let frontend = standin.url.clone();

@@ -326,6 +326,54 @@ pub fn build_with_fixed_keys(
     }))
 }
 
+/// Find an OIDC issuer's JWKS URL in its metadata: OpenID discovery, then
+/// RFC 8414 authorization server metadata. The document's `issuer` must be
+/// the configured issuer exactly.
+pub async fn discover_jwks_url(issuer: &str) -> Result<String, AuthConfigError> {
+    let base = issuer.trim_end_matches('/');
+    let client = http_client();
+    let mut failures = Vec::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let url = format!("{base}{path}");
+        let doc: Value = match client
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+        {
+            Ok(response) => match response.json().await {
+                Ok(doc) => doc,
+                Err(e) => {
+                    failures.push(format!("{url}: {e}"));
+                    continue;
+                }
+            },
+            Err(e) => {
+                failures.push(format!("{url}: {e}"));
+                continue;
+            }
+        };
+        if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            failures.push(format!("{url}: its issuer is not {issuer:?}"));
+            continue;
+        }
+        if let Some(jwks) = doc.get("jwks_uri").and_then(Value::as_str) {
+            return Ok(jwks.to_owned());
+        }
+        failures.push(format!("{url}: no jwks_uri"));
+    }
+    Err(AuthConfigError {
+        key: "auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)".into(),
+        reason: format!(
+            "cannot discover the issuer's keys ({}); set auth.oidc.jwks_url",
+            failures.join("; ")
+        ),
+    })
+}
+
 /// The HTTP client for the issuer's keys and APIs: no redirects to follow,
 /// short timeouts.
 pub(crate) fn http_client() -> reqwest::Client {

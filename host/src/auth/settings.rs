@@ -303,7 +303,12 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
                 http_url("auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)", issuer)?;
                 let jwks = match &config.oidc.jwks_url {
                     Some(u) => http_url("auth.oidc.jwks_url", u)?,
-                    None => format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+                    None => {
+                        return Err(err(
+                            "auth.oidc.jwks_url",
+                            "not discovered yet (Host::start discovers it)",
+                        ));
+                    }
                 };
                 (issuer.to_owned(), jwks, vec![issuer.to_owned()], None)
             }
