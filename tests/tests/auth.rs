@@ -512,3 +512,33 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_and_foreign_hosts_403() {
+    let issuer = TestIssuer::start().await;
+    let server = oidc_server(&issuer, |c| c.server.max_body_bytes = 4096).await;
+    let token = bearer(&issuer.sign(&member_claims(&issuer, &server, "alice")));
+    let huge = json!({"title": "t", "body": "x".repeat(8192)});
+    let (status, _, _) = call(&server, Some(&token), "notes_create", huge).await;
+    assert_eq!(status, 413, "over server.max_body_bytes");
+    // DNS-rebinding protection: a Host header not in server.allowed_hosts.
+    let response = reqwest::Client::new()
+        .post(server.url())
+        .header("host", "attacker.example")
+        .header("authorization", &token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(
+        note_count(
+            &server,
+            &issuer.sign(&member_claims(&issuer, &server, "alice"))
+        )
+        .await,
+        0
+    );
+}
