@@ -253,6 +253,17 @@ impl Config {
         Self::from_toml(&text, path)
     }
 
+    /// The configuration of a process: `path` (or the defaults), then the
+    /// process's environment variables.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
     /// Apply the environment variables of [`ENV_VARS`] found by `lookup`.
     pub fn apply_env(
         &mut self,

@@ -30,13 +30,7 @@ pub struct ServeArgs {
 }
 
 fn configure(args: &ServeArgs) -> Result<Config, String> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    config
-        .apply_env(|k| std::env::var(k).ok())
-        .map_err(|e| e.to_string())?;
+    let mut config = Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }

@@ -42,13 +42,7 @@ pub fn run(args: TokenArgs) -> u8 {
 }
 
 fn token(args: &TokenArgs) -> Result<String, String> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    config
-        .apply_env(|k| std::env::var(k).ok())
-        .map_err(|e| e.to_string())?;
+    let mut config = Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.data {
         config.storage.data_dir = dir.clone();
     }
