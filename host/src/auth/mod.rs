@@ -112,6 +112,49 @@ pub struct Authenticator {
     resolver: Option<Arc<dyn RoleResolver>>,
     /// Clerk's Backend API, for opaque `oat_` tokens.
     clerk: Option<Arc<ClerkBackend>>,
+    verified: VerifiedTokens,
+}
+
+/// Recently verified JWTs by SHA-256 (never the token itself), so a client
+/// that reuses its token pays the signature check once per minute, not per
+/// request. Entries end at the token's `exp` or after [`VERIFIED_TTL`].
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (std::time::Instant, Principal)>>,
+}
+
+/// How long a verified token is trusted without checking it again.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Most entries kept; the cache is emptied when it would grow past this.
+const VERIFIED_MAX: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, key: &[u8; 32]) -> Option<Principal> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (until, principal) = entries.get(key)?;
+        (std::time::Instant::now() < *until).then(|| principal.clone())
+    }
+
+    fn put(&self, key: [u8; 32], principal: Principal, exp: Option<u64>) {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let left = exp.map_or(VERIFIED_TTL, |e| {
+            std::time::Duration::from_secs(e.saturating_sub(now_unix))
+        });
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= VERIFIED_MAX {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            (
+                std::time::Instant::now() + left.min(VERIFIED_TTL),
+                principal,
+            ),
+        );
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -158,7 +201,16 @@ impl Authenticator {
                 .await
                 .map_err(AuthError::Claims)?
         } else {
-            self.verify_jwt(token).await?
+            use sha2::Digest;
+            let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+            match self.verified.get(&key) {
+                Some(principal) => principal,
+                None => {
+                    let (principal, exp) = self.verify_jwt(token).await?;
+                    self.verified.put(key, principal.clone(), exp);
+                    principal
+                }
+            }
         };
         if let Some(resolver) = &self.resolver {
             match resolver.roles(&principal).await {
@@ -181,7 +233,8 @@ impl Authenticator {
         Ok(principal)
     }
 
-    async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
+    /// Verify a JWT; the principal and its `exp`.
+    async fn verify_jwt(&self, token: &str) -> Result<(Principal, Option<u64>), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("unknown or \"none\"".into()),
             _ => AuthError::Malformed(e.to_string()),
@@ -221,8 +274,9 @@ impl Authenticator {
         }
         let data =
             jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
-        claims::principal_from_claims(&data.claims, &self.settings.role_claims)
-            .ok_or_else(|| AuthError::Claims("no subject".into()))
+        let principal = claims::principal_from_claims(&data.claims, &self.settings.role_claims)
+            .ok_or_else(|| AuthError::Claims("no subject".into()))?;
+        Ok((principal, data.claims.get("exp").and_then(Value::as_u64)))
     }
 
     /// The Protected Resource Metadata document (RFC 9728).
@@ -304,6 +358,7 @@ pub fn build(
         keys,
         resolver,
         clerk,
+        verified: VerifiedTokens::default(),
     }))
 }
 
@@ -323,6 +378,7 @@ pub fn build_with_fixed_keys(
         keys: JwksCache::fixed(keys),
         resolver: None,
         clerk: None,
+        verified: VerifiedTokens::default(),
     }))
 }
 
@@ -383,4 +439,35 @@ pub(crate) fn http_client() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_tokens_end_at_their_exp() {
+        let cache = VerifiedTokens::default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        cache.put([1; 32], Principal::new("a", ["member"]), Some(now + 3600));
+        cache.put(
+            [2; 32],
+            Principal::new("b", ["member"]),
+            Some(now.saturating_sub(1)),
+        );
+        assert_eq!(cache.get(&[1; 32]).unwrap().subject, "a");
+        assert!(
+            cache.get(&[2; 32]).is_none(),
+            "already expired: never served from the cache"
+        );
+        assert!(cache.get(&[3; 32]).is_none());
+    }
+
+    #[test]
+    fn challenges_quote_safely() {
+        assert_eq!(quoted("a \"b\" \\c\n"), "a b c");
+    }
 }
