@@ -65,6 +65,6 @@ async fn main() -> anyhow::Result<()> {
     http::call_latency(2_000).await?;
     http::reload_latency(20).await?;
     table_header("Authentication");
-    auth::verification(10_000).await?;
+    auth::verification(2_000).await?;
     Ok(())
 }
