@@ -15,6 +15,15 @@ const PLUGINS: &[(&str, &str)] = &[
     ("swap_v2", "SWAP_V2"),
     ("describe_panics", "DESCRIBE_PANICS"),
     ("bad_schema", "BAD_SCHEMA"),
+    ("hostile_loop", "HOSTILE_LOOP"),
+    ("hostile_memory", "HOSTILE_MEMORY"),
+    ("hostile_recursion", "HOSTILE_RECURSION"),
+    ("hostile_output", "HOSTILE_OUTPUT"),
+    ("hostile_log", "HOSTILE_LOG"),
+    ("hostile_file", "HOSTILE_FILE"),
+    ("hostile_env", "HOSTILE_ENV"),
+    ("hostile_socket", "HOSTILE_SOCKET"),
+    ("hostile_trap", "HOSTILE_TRAP"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
