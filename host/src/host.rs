@@ -227,7 +227,55 @@ impl Host {
             max_body_bytes: self.config.server.max_body_bytes,
         };
         Ok(auth::layer::require_auth(mcp, auth.clone(), scopes)
-            .merge(auth::layer::metadata_router(auth)))
+            .merge(auth::layer::metadata_router(auth))
+            .merge(self.health_router()))
+    }
+
+    /// `/healthz` (the process answers) and `/readyz` (storage reachable;
+    /// the tools served and the plugin files that fail, for operators).
+    fn health_router(&self) -> axum::Router {
+        use axum::http::StatusCode;
+        use axum::routing::get;
+        let registry = self.registry.clone();
+        let store = self.runtime.store().clone();
+        let ready = move || {
+            let (registry, store) = (registry.clone(), store.clone());
+            async move {
+                let probe = tokio::task::spawn_blocking(move || {
+                    let scope = crate::storage::Scope::new("toolhost.health", "toolhost")?;
+                    store.get(&scope, "probe").map(|_| ())
+                })
+                .await;
+                let storage = match probe {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let tools = registry.snapshot();
+                let problems: std::collections::BTreeMap<String, String> =
+                    (registry.problems().into_iter())
+                        .map(|(path, why)| (path.display().to_string(), why))
+                        .collect();
+                let body = serde_json::json!({
+                    "status": if storage.is_ok() { "ready" } else { "unavailable" },
+                    "storage": storage.as_ref().err().map_or("ok".to_owned(), |e| format!("error: {e}")),
+                    "tools": tools.iter().map(|p| serde_json::json!({"name": p.name(), "version": p.version()})).collect::<Vec<_>>(),
+                    "problems": problems,
+                });
+                let status = if storage.is_ok() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, axum::Json(body))
+            }
+        };
+        axum::Router::new()
+            .route(
+                "/healthz",
+                get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+            )
+            .route("/readyz", get(ready))
     }
 
     /// Serve [`Host::router`] on `listener` until [`Host::shutdown`].

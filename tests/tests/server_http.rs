@@ -432,3 +432,28 @@ async fn swapping_under_load_fails_no_call() {
         "enough calls to mean something"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_need_no_token_and_report_problems() {
+    let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
+    let base = server.url().trim_end_matches("/mcp").to_owned();
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    server.install_plugin(plugins::DESCRIBE_PANICS, "broken.wasm");
+    let broken = server.plugins_dir().join("broken.wasm");
+    assert!(
+        server
+            .wait_for(RELOAD, |r| r.problems().contains_key(&broken))
+            .await
+    );
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["storage"], "ok");
+    assert_eq!(body["tools"][0]["name"], "notes_list");
+    let problem = body["problems"][broken.display().to_string()]
+        .as_str()
+        .unwrap();
+    assert!(problem.contains("describe() failed"), "{body}");
+}
