@@ -10,6 +10,14 @@ use toolhost::runtime::{CallError, Limits};
 use toolhost::{Plugin, Principal, Runtime, RuntimeConfig, Store};
 use toolhost_tests::plugins;
 
+/// These tests time the host's answers; run them one at a time so one test's
+/// hostile load does not slow another's well-behaved call.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn runtime() -> Runtime {
     let limits = Limits {
         timeout_ms: 500,
@@ -63,6 +71,7 @@ type Fault = (&'static str, Value, fn(&CallError) -> bool, &'static str);
 
 #[test]
 fn every_fault_gets_its_own_clear_error_and_the_host_keeps_serving() {
+    let _serial = serial();
     let rt = runtime();
     let list = load(&rt, plugins::NOTES_LIST);
     let faults: [Fault; 7] = [
@@ -136,6 +145,7 @@ fn every_fault_gets_its_own_clear_error_and_the_host_keeps_serving() {
 
 #[test]
 fn a_log_flood_is_capped_and_the_call_still_succeeds() {
+    let _serial = serial();
     let rt = runtime();
     let flood = load(&rt, plugins::HOSTILE_LOG);
     assert_eq!(observed(&flood), "logged");
@@ -144,6 +154,7 @@ fn a_log_flood_is_capped_and_the_call_still_succeeds() {
 
 #[test]
 fn nothing_ambient_is_reachable() {
+    let _serial = serial();
     let rt = runtime();
     let file = observed(&load(&rt, plugins::HOSTILE_FILE));
     assert!(file.starts_with("denied:"), "a file was readable: {file}");
@@ -158,6 +169,7 @@ fn nothing_ambient_is_reachable() {
 
 #[test]
 fn well_behaved_calls_all_succeed_while_hostile_ones_run() {
+    let _serial = serial();
     let rt = runtime();
     let list = Arc::new(load(&rt, plugins::NOTES_LIST));
     let hostile: Vec<Arc<Plugin>> = [
