@@ -81,6 +81,9 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// Largest request body, in bytes; larger requests get 413.
     pub max_body_bytes: usize,
+    /// On shutdown, how long calls in flight may still run before sessions
+    /// are closed, and how long connections may then linger, in milliseconds.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             allowed_origins: Vec::new(),
             max_body_bytes: 4 << 20,
+            shutdown_grace_ms: 10_000,
         }
     }
 }

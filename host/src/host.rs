@@ -61,7 +61,10 @@ pub struct Host {
     runtime: Runtime,
     registry: Registry,
     mcp: Arc<McpShared>,
+    /// Stops accepting connections and watching plugins.
     cancel: CancellationToken,
+    /// Closes MCP sessions, once calls in flight have drained.
+    sessions: CancellationToken,
 }
 
 impl std::fmt::Debug for Host {
@@ -177,6 +180,7 @@ impl Host {
             registry,
             mcp,
             cancel,
+            sessions: CancellationToken::new(),
         })
     }
 
@@ -218,7 +222,7 @@ impl Host {
                     .into(),
             })
         })?;
-        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &self.cancel);
+        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &self.sessions);
         let scopes = auth::layer::ToolScopes {
             per_tool: (self.config.tools.iter())
                 .filter(|(_, policy)| !policy.scopes.is_empty())
@@ -291,7 +295,12 @@ impl Host {
         listener: TcpListener,
         router: axum::Router,
     ) -> Result<(), HostError> {
-        http::serve(listener, router, self.cancel.clone())
+        let shutdown = http::Shutdown {
+            stop: self.cancel.clone(),
+            sessions: self.sessions.clone(),
+            grace: self.grace(),
+        };
+        http::serve(listener, router, shutdown)
             .await
             .map_err(|e| HostError::Serve(e.to_string()))
     }
@@ -302,14 +311,39 @@ impl Host {
         stdio::serve(
             self.mcp.clone(),
             self.config.stdio.principal.clone(),
-            self.cancel.child_token(),
+            self.sessions.child_token(),
         )
         .await
         .map_err(HostError::Serve)
     }
 
-    /// Stop serving and watching. In-flight HTTP requests are allowed to finish.
+    fn grace(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.server.shutdown_grace_ms)
+    }
+
+    /// Stop accepting connections and watching plugins; let the tool calls
+    /// in flight finish (up to `server.shutdown_grace_ms`), then close the
+    /// MCP sessions. Call it from within the Tokio runtime.
     pub fn shutdown(&self) {
         self.cancel.cancel();
+        let (sessions, in_flight, grace) =
+            (self.sessions.clone(), self.mcp.in_flight(), self.grace());
+        let drain = async move {
+            let deadline = tokio::time::Instant::now() + grace;
+            while in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let cut_short = in_flight.load(std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(calls_cut_short = cut_short, "closing MCP sessions");
+            sessions.cancel();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(drain);
+            }
+            Err(_) => self.sessions.cancel(),
+        }
     }
 }

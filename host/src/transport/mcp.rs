@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -29,6 +29,24 @@ pub(crate) struct McpShared {
     /// through their peer.
     peers: Mutex<Vec<Peer<RoleServer>>>,
     next_request: AtomicU64,
+    /// Tool calls running now; shutdown waits for them.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a call as in flight until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl McpShared {
@@ -38,7 +56,13 @@ impl McpShared {
             config,
             peers: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// The number of tool calls running now.
+    pub(crate) fn in_flight(&self) -> Arc<AtomicUsize> {
+        self.in_flight.clone()
     }
 
     /// Tell every live legacy session that the tool list changed, forever:
@@ -194,6 +218,7 @@ impl ServerHandler for McpHandler {
             return Ok(result::failure(&error).into());
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let _in_flight = InFlight::enter(&self.shared.in_flight);
         let started = std::time::Instant::now();
         let version = plugin.version().to_owned();
         let outcome = {
