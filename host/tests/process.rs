@@ -1,0 +1,233 @@
+//! The `toolhost` process under process-level faults: `kill -9` during a
+//! burst of writes loses no acknowledged note, and SIGTERM lets a call in
+//! flight finish before the process exits 0.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use toolhost_test_artifacts::{HOSTILE_LOOP, NOTES_CREATE, NOTES_LIST};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_toolhost"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `toolhost serve --dev` on `port`, ready (its /healthz answers).
+fn serve(dir: &Path, port: u16, extra: &[&str]) -> Child {
+    let mut child = bin()
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--plugins")
+        .arg(dir.join("plugins"))
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("toolhost did not become healthy on port {port}");
+}
+
+fn token(dir: &Path, subject: &str) -> String {
+    let out = bin()
+        .args(["token", "--subject", subject, "--roles", "member", "--data"])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A stateless tools/call; the JSON-RPC result, or None when the server
+/// could not be reached or did not answer.
+fn call(
+    client: &reqwest::blocking::Client,
+    port: u16,
+    token: &str,
+    tool: &str,
+    args: Value,
+) -> Option<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .send()
+        .ok()?;
+    let text = response.text().ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{')))?;
+    serde_json::from_str::<Value>(line)
+        .ok()?
+        .get("result")
+        .cloned()
+}
+
+fn plugins_dir(dir: &Path, plugins: &[&str]) {
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    for p in plugins {
+        std::fs::copy(
+            p,
+            dir.join("plugins").join(Path::new(p).file_name().unwrap()),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_no_acknowledged_note() {
+    let dir = tempfile::tempdir().unwrap();
+    plugins_dir(dir.path(), &[NOTES_CREATE, NOTES_LIST]);
+    let port = free_port();
+    let mut server = serve(dir.path(), port, &[]);
+    let token = Arc::new(token(dir.path(), "alice"));
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    // Four writers, 25 notes each at most (notes_list shows 100).
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (token, acknowledged, count, killed) = (
+                token.clone(),
+                acknowledged.clone(),
+                count.clone(),
+                killed.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                for i in 0..25 {
+                    let title = format!("w{w}-{i}");
+                    match call(
+                        &client,
+                        port,
+                        &token,
+                        "notes_create",
+                        json!({"title": title, "body": "burst"}),
+                    ) {
+                        Some(r) if r["isError"] == false => {
+                            acknowledged.lock().unwrap().push(title);
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ if killed.load(Ordering::SeqCst) => break,
+                        other => panic!("a write failed before the kill: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill in the middle of the burst.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::SeqCst) < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    killed.store(true, Ordering::SeqCst);
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 20 && acknowledged.len() < 100,
+        "the kill came mid-burst: {}",
+        acknowledged.len()
+    );
+
+    let mut server = serve(dir.path(), port, &[]);
+    let client = reqwest::blocking::Client::new();
+    let listed = call(&client, port, &token, "notes_list", json!({"limit": 100}))
+        .expect("list after restart");
+    let titles: Vec<&str> = listed["structuredContent"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|t| !titles.contains(&t.as_str()))
+        .collect();
+    eprintln!(
+        "{} notes acknowledged before kill -9, {} listed after restart",
+        acknowledged.len(),
+        titles.len()
+    );
+    assert!(lost.is_empty(), "acknowledged notes lost: {lost:?}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn sigterm_lets_a_call_in_flight_finish_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    plugins_dir(dir.path(), &[HOSTILE_LOOP]);
+    std::fs::write(
+        dir.path().join("toolhost.toml"),
+        "[limits]\ntimeout_ms = 1500\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let config = dir.path().join("toolhost.toml");
+    let mut server = serve(dir.path(), port, &["--config", config.to_str().unwrap()]);
+    let token = token(dir.path(), "alice");
+    let in_flight = std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::new();
+        call(&client, port, &token, "hostile_loop", json!({}))
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let result = in_flight
+        .join()
+        .unwrap()
+        .expect("the call in flight got its answer");
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("timed out after 1.5s"), "{text}");
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+}
