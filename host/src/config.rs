@@ -7,7 +7,7 @@
 use crate::Principal;
 use crate::auth::AuthConfig;
 use crate::registry::WatchConfig;
-use crate::runtime::Limits;
+use crate::runtime::{Limits, LimitsOverride};
 use crate::storage::SyncMode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +57,10 @@ pub struct Config {
     pub limits: Limits,
     /// The instance pool.
     pub runtime: RuntimeSection,
+    /// Calls in flight, and how long a call waits for a free slot.
+    pub concurrency: ConcurrencyConfig,
+    /// Calls per caller over time (a token bucket per subject and tool).
+    pub rate_limit: RateLimit,
     /// Authentication.
     pub auth: AuthConfig,
     /// Development mode: a local token issuer instead of Clerk, loopback only.
@@ -185,6 +189,64 @@ impl Default for RuntimeSection {
     }
 }
 
+/// `[concurrency]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Tool calls that may run at once, all tools together; at most
+    /// `runtime.max_instances` (the default), since each call holds an
+    /// instance.
+    pub max_calls: Option<u32>,
+    /// How long a call waits for a free slot (global or its tool's) before
+    /// it fails with "busy, retry", in milliseconds.
+    pub wait_ms: u64,
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        ConcurrencyConfig {
+            max_calls: None,
+            wait_ms: 2_000,
+        }
+    }
+}
+
+/// `[rate_limit]`, or `[tools.<name>.rate_limit]`: a token bucket per
+/// caller (subject) and tool. A caller may make `burst` calls at once, then
+/// `per_minute` calls a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained calls per minute; 0 turns the limit off.
+    pub per_minute: u32,
+    /// Calls allowed at once after a quiet period (the bucket's size).
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    /// 20 calls a second per caller and tool, with bursts of 100: far above
+    /// what an agent does, far below what starves other callers.
+    fn default() -> Self {
+        RateLimit {
+            per_minute: 1_200,
+            burst: 100,
+        }
+    }
+}
+
+impl RateLimit {
+    /// No limit.
+    pub const OFF: RateLimit = RateLimit {
+        per_minute: 0,
+        burst: 0,
+    };
+
+    /// Whether calls are limited at all.
+    pub fn is_on(&self) -> bool {
+        self.per_minute > 0
+    }
+}
+
 /// `[dev]`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -220,6 +282,13 @@ pub struct ToolPolicy {
     /// OAuth scopes a token must carry (all of them) to call the tool;
     /// without them the request gets 403 `insufficient_scope`.
     pub scopes: Vec<String>,
+    /// Per-call limits for this tool, replacing the `[limits]` defaults
+    /// field by field.
+    pub limits: LimitsOverride,
+    /// Calls of this tool that may run at once (within the global limit).
+    pub max_concurrent: Option<u32>,
+    /// This tool's rate limit per caller, replacing `[rate_limit]`.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Environment variables read by [`Config::apply_env`], with the key each sets.
@@ -323,18 +392,35 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
         }
-        if self.limits.timeout_ms == 0 {
-            return Err(invalid("limits.timeout_ms", "must be greater than 0"));
-        }
-        if self.limits.memory_bytes < (1 << 20) {
-            return Err(invalid(
-                "limits.memory_bytes",
-                "must be at least 1 MiB (1048576)",
-            ));
-        }
+        let limit_error = |(key, reason): (String, String)| invalid(&key, &reason);
+        self.limits.check("limits").map_err(limit_error)?;
         if self.runtime.max_instances == 0 {
             return Err(invalid("runtime.max_instances", "must be greater than 0"));
         }
+        match self.concurrency.max_calls {
+            Some(0) => return Err(invalid("concurrency.max_calls", "must be greater than 0")),
+            Some(n) if n > self.runtime.max_instances => {
+                return Err(invalid(
+                    "concurrency.max_calls",
+                    &format!(
+                        "{n} is more than runtime.max_instances ({}): every call needs an instance",
+                        self.runtime.max_instances
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let check_rate = |key: &str, rate: &RateLimit| {
+            if rate.is_on() && rate.burst == 0 {
+                Err(invalid(
+                    key,
+                    "burst must be at least 1 when per_minute is set (0 per_minute turns it off)",
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        check_rate("rate_limit.burst", &self.rate_limit)?;
         if self.stdio.principal.subject.trim().is_empty() {
             return Err(invalid("stdio.principal.subject", "must not be empty"));
         }
@@ -360,8 +446,46 @@ impl Config {
                     &format!("role {bad:?} is empty or has white space"),
                 ));
             }
+            self.limits
+                .with(&policy.limits)
+                .check(&format!("tools.{tool}.limits"))
+                .map_err(limit_error)?;
+            if policy.max_concurrent == Some(0) {
+                return Err(invalid(
+                    &format!("tools.{tool}.max_concurrent"),
+                    "must be greater than 0",
+                ));
+            }
+            if let Some(rate) = &policy.rate_limit {
+                check_rate(&format!("tools.{tool}.rate_limit.burst"), rate)?;
+            }
         }
         Ok(())
+    }
+
+    /// The per-call limits of `tool`: `[limits]` with the tool's overrides.
+    pub fn limits_for(&self, tool: &str) -> Limits {
+        match self.tools.get(tool) {
+            Some(policy) => self.limits.with(&policy.limits),
+            None => self.limits.clone(),
+        }
+    }
+
+    /// The largest memory and table limits of any tool, which size the
+    /// instance pool.
+    pub fn limits_ceiling(&self) -> (usize, usize) {
+        self.tools.keys().map(|t| self.limits_for(t)).fold(
+            (self.limits.memory_bytes, self.limits.table_elements),
+            |(m, t), l| (m.max(l.memory_bytes), t.max(l.table_elements)),
+        )
+    }
+
+    /// The rate limit of `tool` per caller.
+    pub fn rate_limit_for(&self, tool: &str) -> RateLimit {
+        self.tools
+            .get(tool)
+            .and_then(|p| p.rate_limit)
+            .unwrap_or(self.rate_limit)
     }
 
     /// The roles that may call `tool`: the operator's override, else the
@@ -455,6 +579,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(role.contains("tools.x.roles"), "{role}");
+    }
+
+    #[test]
+    fn per_tool_limits_rates_and_concurrency_override_the_defaults() {
+        let config = parse(
+            r#"
+            [limits]
+            timeout_ms = 2000
+            [rate_limit]
+            per_minute = 60
+            burst = 5
+            [tools.export]
+            limits = { timeout_ms = 30000, memory_bytes = 536870912 }
+            max_concurrent = 2
+            rate_limit = { per_minute = 0 }
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let export = config.limits_for("export");
+        assert_eq!(export.timeout_ms, 30_000);
+        assert_eq!(export.memory_bytes, 512 << 20);
+        assert_eq!(export.output_bytes, Limits::default().output_bytes);
+        assert_eq!(config.limits_for("other").timeout_ms, 2000);
+        assert_eq!(config.limits_ceiling().0, 512 << 20);
+        assert!(!config.rate_limit_for("export").is_on());
+        assert_eq!(config.rate_limit_for("other").burst, 5);
+
+        let bad = |text: &str| parse(text).unwrap().validate().unwrap_err().to_string();
+        let timeout = bad("[tools.t]\nlimits = { timeout_ms = 0 }");
+        assert!(timeout.contains("tools.t.limits.timeout_ms"), "{timeout}");
+        let burst = bad("[tools.t]\nrate_limit = { per_minute = 10, burst = 0 }");
+        assert!(burst.contains("tools.t.rate_limit.burst"), "{burst}");
+        let calls = bad("[runtime]\nmax_instances = 8\n[concurrency]\nmax_calls = 9");
+        assert!(calls.contains("concurrency.max_calls"), "{calls}");
+        let unknown = parse("[tools.t]\nlimits = { timeout = 1 }").unwrap_err();
+        assert!(unknown.to_string().contains("timeout"), "{unknown}");
     }
 
     #[test]

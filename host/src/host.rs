@@ -113,11 +113,14 @@ impl Host {
             &config.storage.data_dir,
             config.storage.sync,
         )?);
+        let (memory_ceiling, table_ceiling) = config.limits_ceiling();
         let runtime = Runtime::new(
             RuntimeConfig {
                 cache_dir: Some(config.storage.cache_dir()),
                 limits: config.limits.clone(),
                 max_instances: config.runtime.max_instances,
+                pool_memory_bytes: Some(memory_ceiling),
+                pool_table_elements: Some(table_ceiling),
                 ..RuntimeConfig::default()
             },
             store,

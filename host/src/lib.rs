@@ -6,6 +6,7 @@
 //! contract. A call travels one way through the modules of this crate:
 //! transport → auth → policy → registry → [`runtime`] → plugin → [`storage`].
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 mod host;

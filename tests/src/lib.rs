@@ -16,7 +16,7 @@ use toolhost::{Config, Host};
 /// A host serving Streamable HTTP on an ephemeral loopback port, with its
 /// own plugins and data directories, stopped when dropped. It runs in
 /// development mode (tokens from its own development issuer) unless `adjust`
-/// configures another provider.
+/// configures another provider, and without the default rate limit.
 pub struct TestServer {
     /// The running host.
     pub host: Arc<Host>,
@@ -55,6 +55,9 @@ impl TestServer {
         config.runtime.max_instances = 64;
         config.server.listen = addr;
         config.dev.enabled = true;
+        // Load tests drive thousands of calls as one subject; the tests of
+        // rate limiting turn it back on.
+        config.rate_limit = toolhost::config::RateLimit::OFF;
         adjust(&mut config);
         let host = Arc::new(Host::start(config).await.expect("host starts"));
         let serving = host.clone();
@@ -110,6 +113,63 @@ impl TestServer {
     /// A transport as `dev-user`, a `member`.
     pub fn transport(&self) -> StreamableHttpClientTransport<reqwest::Client> {
         self.transport_as("dev-user", &["member"])
+    }
+
+    /// POST `body` as is to the MCP endpoint with a member token for
+    /// `subject`, as a stateless 2026-07-28 request; the status and the JSON
+    /// answer (the last event of a stream), or `Null` if there is none. The
+    /// `Mcp-Method` and `Mcp-Name` headers are taken from the body when it is
+    /// a request, else `tools/call`.
+    pub async fn post_raw(
+        &self,
+        subject: &str,
+        body: impl Into<String>,
+    ) -> (u16, serde_json::Value) {
+        let body = body.into();
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let method = parsed["method"].as_str().unwrap_or("tools/call").to_owned();
+        let name = parsed["params"]["name"]
+            .as_str()
+            .unwrap_or("notes_list")
+            .to_owned();
+        let response = reqwest::Client::new()
+            .post(self.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .header(
+                "authorization",
+                format!("Bearer {}", self.token(subject, &["member"])),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let json = text
+            .lines()
+            .rev()
+            .find_map(|l| {
+                Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{'))
+            })
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// A stateless 2026-07-28 `tools/call` request body.
+    pub fn call_body(tool: &str, arguments: &serde_json::Value) -> String {
+        serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }}
+        })
+        .to_string()
     }
 
     /// The watched plugins directory.

@@ -19,7 +19,7 @@ mod schema;
 
 pub use cache::{ArtifactCache, CacheOutcome, content_hash};
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
-pub use limits::Limits;
+pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, ToolOutput};
 pub use plugin::{LoadReport, Plugin, ToolInfo};
 pub use schema::ObjectSchema;
@@ -52,6 +52,13 @@ pub struct RuntimeConfig {
     /// being returned to the OS when an instance is dropped, so the next
     /// instance in that slot does not page-fault them back in.
     pub keep_resident_bytes: usize,
+    /// The largest linear memory any instance may have, which sizes the
+    /// pool's memory slots; at least `limits.memory_bytes`. Set it when some
+    /// tools get a larger memory limit than the default.
+    pub pool_memory_bytes: Option<usize>,
+    /// The most table elements any instance may have; at least
+    /// `limits.table_elements` (like `pool_memory_bytes`).
+    pub pool_table_elements: Option<usize>,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +68,8 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             max_instances: 128,
             keep_resident_bytes: KEEP_RESIDENT_BYTES,
+            pool_memory_bytes: None,
+            pool_table_elements: None,
         }
     }
 }
@@ -88,7 +97,12 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-fn engine_config(max_instances: u32, keep_resident: usize, limits: &Limits) -> Config {
+fn engine_config(
+    max_instances: u32,
+    keep_resident: usize,
+    memory_bytes: usize,
+    table_elements: usize,
+) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -103,8 +117,8 @@ fn engine_config(max_instances: u32, keep_resident: usize, limits: &Limits) -> C
             .max_core_instances_per_component(64)
             .max_memories_per_component(8)
             .max_tables_per_component(64)
-            .max_memory_size(limits.memory_bytes)
-            .table_elements(limits.table_elements)
+            .max_memory_size(memory_bytes)
+            .table_elements(table_elements)
             .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(keep_resident.min(64 << 10));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -115,17 +129,26 @@ fn engine_config(max_instances: u32, keep_resident: usize, limits: &Limits) -> C
 impl Runtime {
     /// A runtime whose tools use `store`.
     pub fn new(config: RuntimeConfig, store: Store) -> Result<Self, RuntimeError> {
+        let memory_bytes = config
+            .pool_memory_bytes
+            .unwrap_or(0)
+            .max(config.limits.memory_bytes);
+        let table_elements = config
+            .pool_table_elements
+            .unwrap_or(0)
+            .max(config.limits.table_elements);
         let engine = match Engine::new(&engine_config(
             config.max_instances,
             config.keep_resident_bytes,
-            &config.limits,
+            memory_bytes,
+            table_elements,
         )) {
             Ok(e) => e,
             Err(e) if config.max_instances > 0 => {
                 // A pool reserves address space up front; where that is not
                 // allowed (tight ulimits), on-demand allocation still works.
                 tracing::warn!(error = %e, "instance pool unavailable; allocating on demand");
-                Engine::new(&engine_config(0, 0, &config.limits))
+                Engine::new(&engine_config(0, 0, memory_bytes, table_elements))
                     .map_err(|e| RuntimeError::Engine(e.to_string()))?
             }
             Err(e) => return Err(RuntimeError::Engine(e.to_string())),

@@ -6,7 +6,7 @@ use super::error::{CallError, LoadError, ToolError};
 use super::host_state::HostState;
 use super::output::{Content, ToolOutput};
 use super::schema::ObjectSchema;
-use super::{EPOCH_TICK, Shared};
+use super::{EPOCH_TICK, Limits, Shared};
 use crate::principal::Principal;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -151,20 +151,15 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
 
 fn new_store(
     shared: &Shared,
+    limits: &Limits,
     tool: Arc<str>,
     request_id: String,
     subject: Option<String>,
 ) -> Store<HostState> {
-    let state = HostState::new(
-        tool,
-        request_id,
-        subject,
-        shared.store.clone(),
-        &shared.limits,
-    );
+    let state = HostState::new(tool, request_id, subject, shared.store.clone(), limits);
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);
-    let ticks = shared.limits.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
+    let ticks = limits.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
     store.epoch_deadline_trap();
     store
@@ -177,6 +172,7 @@ fn describe(
 ) -> Result<types::ToolInfo, String> {
     let mut store = new_store(
         shared,
+        &shared.limits,
         Arc::from("(describe)"),
         format!("load-{}", &hash[..12]),
         None,
@@ -299,6 +295,19 @@ impl Plugin {
         request_id: &str,
         arguments: &Value,
     ) -> Result<ToolOutput, CallError> {
+        self.call_with_limits(principal, request_id, arguments, &self.inner.shared.limits)
+    }
+
+    /// [`Plugin::call`] under `limits` instead of the runtime's (an
+    /// operator's per-tool limits). Memory and table limits above the
+    /// runtime's pool ceiling are capped by the pool.
+    pub fn call_with_limits(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        arguments: &Value,
+        limits: &Limits,
+    ) -> Result<ToolOutput, CallError> {
         self.check_arguments(arguments)?;
         let args_text = if arguments.is_null() {
             "{}".to_owned()
@@ -309,6 +318,7 @@ impl Plugin {
         let tool: Arc<str> = Arc::from(inner.info.name.as_str());
         let mut store = new_store(
             &inner.shared,
+            limits,
             tool,
             request_id.to_owned(),
             Some(principal.subject.clone()),
@@ -334,11 +344,11 @@ impl Plugin {
             .and_then(|instance| {
                 instance
                     .call_call(&mut store, &ctx, &args_text)
-                    .map_err(|e| self.classify_trap(e, store.data().limiter.memory_refused))
+                    .map_err(|e| self.classify_trap(e, store.data().limiter.memory_refused, limits))
             });
         self.flush_output(store.data(), request_id);
         match outcome? {
-            Ok(out) => self.accept_output(out),
+            Ok(out) => self.accept_output(out, limits),
             Err(e) => Err(CallError::Tool {
                 tool: self.name().to_owned(),
                 error: match e {
@@ -351,10 +361,14 @@ impl Plugin {
         }
     }
 
-    fn classify_trap(&self, error: wasmtime::Error, memory_refused: bool) -> CallError {
+    fn classify_trap(
+        &self,
+        error: wasmtime::Error,
+        memory_refused: bool,
+        limits: &Limits,
+    ) -> CallError {
         let tool = self.name().to_owned();
         let version = self.version().to_owned();
-        let limits = &self.inner.shared.limits;
         let trap = error.downcast_ref::<Trap>().copied();
         if trap == Some(Trap::Interrupt) {
             return CallError::Timeout {
@@ -385,7 +399,11 @@ impl Plugin {
         }
     }
 
-    fn accept_output(&self, out: types::ToolOutput) -> Result<ToolOutput, CallError> {
+    fn accept_output(
+        &self,
+        out: types::ToolOutput,
+        limits: &Limits,
+    ) -> Result<ToolOutput, CallError> {
         let invalid = |reason: String| CallError::InvalidOutput {
             tool: self.name().to_owned(),
             version: self.version().to_owned(),
@@ -403,7 +421,7 @@ impl Plugin {
             })
             .collect();
         let size = ToolOutput::size(&content, out.structured.as_deref());
-        let max = self.inner.shared.limits.output_bytes;
+        let max = limits.output_bytes;
         if size > max {
             return Err(invalid(format!(
                 "{size} bytes is over the output limit of {max} bytes"

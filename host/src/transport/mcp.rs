@@ -5,14 +5,16 @@
 //! request's extensions by the auth layer; on stdio it is fixed by
 //! configuration.
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::policy;
 use crate::registry::Registry;
 use crate::runtime::{CallError, Plugin, ToolError};
 use crate::{Principal, result};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter,
+    Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -25,6 +27,7 @@ use tokio::sync::watch;
 pub(crate) struct McpShared {
     registry: Registry,
     config: Arc<Config>,
+    admission: Admission,
     /// Sessions of the older, initialize-based revisions; told of changes
     /// through their peer.
     peers: Mutex<Vec<Peer<RoleServer>>>,
@@ -53,6 +56,7 @@ impl McpShared {
     pub(crate) fn new(registry: Registry, config: Arc<Config>) -> Arc<Self> {
         Arc::new(McpShared {
             registry,
+            admission: Admission::new(config.clone()),
             config,
             peers: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
@@ -219,19 +223,32 @@ impl ServerHandler for McpHandler {
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let _in_flight = InFlight::enter(&self.shared.in_flight);
+        let _admitted = match self.shared.admission.admit(&principal.subject, name).await {
+            Ok(admitted) => admitted,
+            Err(rejection) => {
+                tracing::warn!(tool = name, subject = %principal.subject, request_id, reason = rejection.reason(), "call rejected: {rejection}");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "{name}: {rejection}"
+                ))])
+                .into());
+            }
+        };
+        let limits = self.shared.config.limits_for(name);
         let started = std::time::Instant::now();
         let version = plugin.version().to_owned();
         let outcome = {
             let request_id = request_id.clone();
-            tokio::task::spawn_blocking(move || plugin.call(&principal, &request_id, &arguments))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(CallError::Trap {
-                        tool: name.to_owned(),
-                        version: version.clone(),
-                        kind: format!("the call's thread failed: {e}"),
-                    })
+            tokio::task::spawn_blocking(move || {
+                plugin.call_with_limits(&principal, &request_id, &arguments, &limits)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(CallError::Trap {
+                    tool: name.to_owned(),
+                    version: version.clone(),
+                    kind: format!("the call's thread failed: {e}"),
                 })
+            })
         };
         let elapsed_us = started.elapsed().as_micros() as u64;
         match &outcome {
