@@ -3,6 +3,10 @@
 use super::mcp::{McpHandler, McpShared};
 use crate::config::ServerConfig;
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -30,7 +34,86 @@ pub(crate) fn mcp_router(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    Router::new().nest_service("/mcp", service)
+    Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(
+            server.max_body_bytes,
+            json_rpc_errors,
+        ))
+}
+
+/// A JSON-RPC error response with no id (the request's could not be read).
+fn json_rpc_error(status: StatusCode, code: i64, message: String) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": message},
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Requests whose body is not JSON get a JSON-RPC parse error (-32700), and
+/// JSON that is not a JSON-RPC message an invalid-request error (-32600),
+/// both with status 400, where rmcp alone answers 415 with plain text. The
+/// syntax check builds no value; rmcp's own parse then refuses nesting
+/// deeper than serde_json's limit of 128 before it can exhaust the stack.
+async fn json_rpc_errors(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+    let is_json_post = request.method() == Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+    if !is_json_post {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, max_body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            tracing::warn!(
+                reason = "body_too_large",
+                limit = max_body,
+                "request rejected"
+            );
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        tracing::info!(reason = "parse_error", error = %e, "request rejected");
+        return json_rpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}"));
+    }
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    // The body is JSON and its type is right, so rmcp refused the message.
+    let detail = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let detail = detail
+        .strip_prefix("fail to deserialize request body ")
+        .unwrap_or(&detail);
+    tracing::info!(reason = "invalid_request", error = %detail, "request rejected");
+    json_rpc_error(
+        StatusCode::BAD_REQUEST,
+        -32600,
+        format!("Invalid Request: not a JSON-RPC message: {detail}"),
+    )
 }
 
 /// How a server stops: `stop` stops accepting connections; `sessions` fires
