@@ -121,7 +121,8 @@ impl Host {
                 max_instances: config.runtime.max_instances,
                 pool_memory_bytes: Some(memory_ceiling),
                 pool_table_elements: Some(table_ceiling),
-                ..RuntimeConfig::default()
+                keep_resident_bytes: config.runtime.keep_resident_bytes,
+                pagemap_scan: config.runtime.pagemap_scan,
             },
             store,
         )?;
@@ -167,7 +168,7 @@ impl Host {
                 reason: format!("cannot watch for changes: {e}"),
             })?;
         }
-        let mcp = McpShared::new(registry.clone(), config.clone());
+        let mcp = McpShared::new(registry.clone(), config.clone(), runtime.store().clone());
         tokio::spawn(mcp.clone().notify_sessions(registry.subscribe()));
         let tools = registry.snapshot();
         tracing::info!(
@@ -185,6 +186,14 @@ impl Host {
             cancel,
             sessions: CancellationToken::new(),
         })
+    }
+
+    /// Serve `tool`, compiled into this process, beside the plugins (see
+    /// [`crate::native`]); it hides a plugin of the same name. Connected
+    /// clients are told the tool list changed.
+    pub fn add_native_tool(&self, tool: Arc<dyn crate::native::NativeTool>) {
+        tracing::info!(tool = %tool.info().name, "native tool added");
+        self.mcp.add_native(tool);
     }
 
     /// The live tool registry.

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod auth;
 pub mod config;
 mod host;
+pub mod native;
 pub mod policy;
 pub mod principal;
 pub mod registry;

@@ -457,3 +457,59 @@ async fn health_and_readiness_need_no_token_and_report_problems() {
         .unwrap();
     assert!(problem.contains("describe() failed"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_tool_is_served_beside_the_plugins_with_the_same_checks() {
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
+    let plugin = server.host.registry().get("notes_list").unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let client = Notified(tx).serve(server.transport()).await.unwrap();
+    assert_eq!(tool_names(&client).await, ["notes_create", "notes_list"]);
+    // on_initialized registers the session asynchronously; let it land.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server
+        .host
+        .add_native_tool(toolhost_tests::native::NativeNotesList::like(
+            &plugin,
+            "native_notes_list",
+        ));
+    tokio::time::timeout(RELOAD, rx.recv())
+        .await
+        .expect("tools/list_changed after a native tool is added");
+    assert_eq!(
+        tool_names(&client).await,
+        ["native_notes_list", "notes_create", "notes_list"]
+    );
+    call(
+        &client,
+        "notes_create",
+        json!({"title": "shared", "body": "b"}),
+    )
+    .await;
+    let wasm = call(&client, "notes_list", json!({})).await;
+    let native = call(&client, "native_notes_list", json!({})).await;
+    assert_eq!(native.is_error, Some(false), "{:?}", native.content);
+    assert_eq!(
+        wasm.structured_content, native.structured_content,
+        "the same notes, the same shape"
+    );
+    let invalid = call(&client, "native_notes_list", json!({"limit": 0})).await;
+    assert_eq!(invalid.is_error, Some(true));
+    assert!(
+        invalid.content[0]
+            .as_text()
+            .unwrap()
+            .text
+            .contains("/limit"),
+        "{:?}",
+        invalid.content
+    );
+    let guest = ().serve(server.transport_as("guest", &[])).await.unwrap();
+    assert_eq!(
+        tool_names(&guest).await,
+        ["native_notes_list", "notes_list"],
+        "roles filter native tools too"
+    );
+    client.cancel().await.unwrap();
+    guest.cancel().await.unwrap();
+}

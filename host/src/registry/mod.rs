@@ -117,6 +117,19 @@ impl Registry {
         *self.problems.write().unwrap_or_else(|e| e.into_inner()) = problems;
     }
 
+    /// Tell subscribers the tool list changed for a reason outside the
+    /// plugin set (a native tool added): a new generation, same plugins.
+    pub fn touch(&self) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let generation = current.generation + 1;
+        *current = Arc::new(Tools {
+            by_name: current.by_name.clone(),
+            generation,
+        });
+        drop(current);
+        self.changes.send_replace(generation);
+    }
+
     /// Replace the tool set with `tools`. Returns true (and notifies
     /// subscribers) if it differs from the current one: a tool added or
     /// removed, or served by a different plugin version.

@@ -7,9 +7,11 @@
 
 use crate::admission::Admission;
 use crate::config::Config;
+use crate::native::{self, NativeCall, NativeTool};
 use crate::policy;
 use crate::registry::Registry;
-use crate::runtime::{CallError, Plugin, ToolError};
+use crate::runtime::{CallError, Plugin, ToolError, ToolInfo};
+use crate::storage::Store;
 use crate::{Principal, result};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -19,15 +21,43 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
+
+/// What a tools/call runs: a plugin version, or a tool compiled into the host.
+#[derive(Clone)]
+enum Target {
+    Plugin(Plugin),
+    Native(Arc<dyn NativeTool>),
+}
+
+impl Target {
+    fn info(&self) -> &ToolInfo {
+        match self {
+            Target::Plugin(p) => p.info(),
+            Target::Native(n) => n.info(),
+        }
+    }
+
+    fn version(&self) -> &str {
+        match self {
+            Target::Plugin(p) => p.version(),
+            Target::Native(_) => "native",
+        }
+    }
+}
 
 /// Shared by every session's handler.
 pub(crate) struct McpShared {
     registry: Registry,
     config: Arc<Config>,
     admission: Admission,
+    /// Tools compiled into the host; a plugin of the same name is hidden.
+    native: RwLock<BTreeMap<String, Arc<dyn NativeTool>>>,
+    /// The store native tools use (plugins reach it through the runtime).
+    store: Store,
     /// Sessions of the older, initialize-based revisions; told of changes
     /// through their peer.
     peers: Mutex<Vec<Peer<RoleServer>>>,
@@ -53,15 +83,41 @@ impl Drop for InFlight {
 }
 
 impl McpShared {
-    pub(crate) fn new(registry: Registry, config: Arc<Config>) -> Arc<Self> {
+    pub(crate) fn new(registry: Registry, config: Arc<Config>, store: Store) -> Arc<Self> {
         Arc::new(McpShared {
             registry,
             admission: Admission::new(config.clone()),
             config,
+            native: RwLock::new(BTreeMap::new()),
+            store,
             peers: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
             in_flight: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Serve `tool` beside the plugins, replacing a native tool of the same
+    /// name; sessions are told the list changed.
+    pub(crate) fn add_native(&self, tool: Arc<dyn NativeTool>) {
+        let name = tool.info().name.clone();
+        self.native
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, tool);
+        self.registry.touch();
+    }
+
+    fn natives(&self) -> Vec<Arc<dyn NativeTool>> {
+        let native = self.native.read().unwrap_or_else(|e| e.into_inner());
+        native.values().cloned().collect()
+    }
+
+    fn target(&self, name: &str) -> Option<Target> {
+        let native = self.native.read().unwrap_or_else(|e| e.into_inner());
+        match native.get(name) {
+            Some(tool) => Some(Target::Native(tool.clone())),
+            None => self.registry.get(name).map(Target::Plugin),
+        }
     }
 
     /// The number of tool calls running now.
@@ -122,16 +178,13 @@ impl McpHandler {
             .cloned()
     }
 
-    fn roles_for<'a>(&'a self, plugin: &'a Plugin) -> &'a [String] {
-        self.shared
-            .config
-            .roles_for(plugin.name(), &plugin.info().roles)
+    fn roles_for<'a>(&'a self, info: &'a ToolInfo) -> &'a [String] {
+        self.shared.config.roles_for(&info.name, &info.roles)
     }
 }
 
-/// The MCP `Tool` for a plugin.
-fn describe(plugin: &Plugin) -> Tool {
-    let info = plugin.info();
+/// The MCP `Tool` for a tool's description.
+fn describe(info: &ToolInfo) -> Tool {
     let schema = |v: &serde_json::Value| Arc::new(v.as_object().cloned().unwrap_or_default());
     let mut tool = Tool::new_with_raw(
         info.name.clone(),
@@ -166,22 +219,29 @@ impl ServerHandler for McpHandler {
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let tools = self.shared.registry.snapshot();
+        let natives = self.shared.natives();
         let principal = self.principal(&cx);
         let filter = self.shared.config.auth.filter_tools_list;
         // Show a caller only what it may call, unless the operator turned that off.
-        let visible = |p: &&Plugin| match (&principal, filter) {
+        let visible = |info: &&ToolInfo| match (&principal, filter) {
             (Some(principal), true) => {
-                policy::authorize(principal, p.name(), self.roles_for(p)).is_ok()
+                policy::authorize(principal, &info.name, self.roles_for(info)).is_ok()
             }
             _ => true,
         };
-        Ok(ListToolsResult::with_all_items(
-            tools.iter().filter(visible).map(describe).collect(),
-        ))
+        let native_names: Vec<&str> = natives.iter().map(|n| n.info().name.as_str()).collect();
+        let infos = tools
+            .iter()
+            .map(Plugin::info)
+            .filter(|info| !native_names.contains(&info.name.as_str()))
+            .chain(natives.iter().map(|n| n.info()));
+        let mut listed: Vec<Tool> = infos.filter(visible).map(describe).collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(ListToolsResult::with_all_items(listed))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.shared.registry.get(name).map(|p| describe(&p))
+        self.shared.target(name).map(|t| describe(t.info()))
     }
 
     async fn call_tool(
@@ -201,7 +261,7 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let Some(plugin) = self.shared.registry.get(name) else {
+        let Some(target) = self.shared.target(name) else {
             tracing::info!(tool = name, subject = %principal.subject, reason = "unknown tool", "call rejected");
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {name:?}"),
@@ -213,7 +273,7 @@ impl ServerHandler for McpHandler {
             std::process::id(),
             self.shared.next_request.fetch_add(1, Ordering::Relaxed)
         );
-        if let Err(denied) = policy::authorize(&principal, plugin.name(), self.roles_for(&plugin)) {
+        if let Err(denied) = policy::authorize(&principal, name, self.roles_for(target.info())) {
             tracing::warn!(tool = name, subject = %principal.subject, reason = %denied, "call denied");
             let error = CallError::Tool {
                 tool: name.to_owned(),
@@ -235,11 +295,19 @@ impl ServerHandler for McpHandler {
         };
         let limits = self.shared.config.limits_for(name);
         let started = std::time::Instant::now();
-        let version = plugin.version().to_owned();
+        let version = target.version().to_owned();
         let outcome = {
             let request_id = request_id.clone();
-            tokio::task::spawn_blocking(move || {
-                plugin.call_with_limits(&principal, &request_id, &arguments, &limits)
+            let store = self.shared.store.clone();
+            tokio::task::spawn_blocking(move || match target {
+                Target::Plugin(plugin) => {
+                    plugin.call_with_limits(&principal, &request_id, &arguments, &limits)
+                }
+                Target::Native(tool) => native::run(
+                    &*tool,
+                    &NativeCall::new(&principal, &request_id, &store),
+                    &arguments,
+                ),
             })
             .await
             .unwrap_or_else(|e| {
