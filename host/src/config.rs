@@ -181,11 +181,22 @@ impl StorageConfig {
 pub struct RuntimeSection {
     /// Instances that may run at once (the pooling allocator's size).
     pub max_instances: u32,
+    /// Bytes of each instance slot's memory reset in place (and kept
+    /// resident) when a call ends, rather than returned to the OS.
+    pub keep_resident_bytes: usize,
+    /// Reset only the pages a call dirtied, found with Linux's
+    /// `PAGEMAP_SCAN` (6.7+; ignored elsewhere).
+    pub pagemap_scan: bool,
 }
 
 impl Default for RuntimeSection {
     fn default() -> Self {
-        RuntimeSection { max_instances: 128 }
+        let runtime = crate::runtime::RuntimeConfig::default();
+        RuntimeSection {
+            max_instances: 128,
+            keep_resident_bytes: runtime.keep_resident_bytes,
+            pagemap_scan: runtime.pagemap_scan,
+        }
     }
 }
 

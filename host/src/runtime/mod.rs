@@ -33,7 +33,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Default for [`RuntimeConfig::keep_resident_bytes`].
-pub const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -52,6 +52,12 @@ pub struct RuntimeConfig {
     /// being returned to the OS when an instance is dropped, so the next
     /// instance in that slot does not page-fault them back in.
     pub keep_resident_bytes: usize,
+    /// Find the pages a call dirtied with Linux's `PAGEMAP_SCAN` (6.7+) and
+    /// reset only those (up to `keep_resident_bytes`), instead of assuming
+    /// the low addresses are dirty and `madvise`-ing the rest: fewer page
+    /// faults and TLB shootdowns when many calls run at once. Ignored where
+    /// unsupported.
+    pub pagemap_scan: bool,
     /// The largest linear memory any instance may have, which sizes the
     /// pool's memory slots; at least `limits.memory_bytes`. Set it when some
     /// tools get a larger memory limit than the default.
@@ -68,6 +74,7 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             max_instances: 128,
             keep_resident_bytes: KEEP_RESIDENT_BYTES,
+            pagemap_scan: true,
             pool_memory_bytes: None,
             pool_table_elements: None,
         }
@@ -100,6 +107,7 @@ impl std::fmt::Debug for Runtime {
 fn engine_config(
     max_instances: u32,
     keep_resident: usize,
+    pagemap_scan: bool,
     memory_bytes: usize,
     table_elements: usize,
 ) -> Config {
@@ -120,6 +128,11 @@ fn engine_config(
             .max_memory_size(memory_bytes)
             .table_elements(table_elements)
             .linear_memory_keep_resident(keep_resident)
+            .pagemap_scan(if pagemap_scan {
+                wasmtime::Enabled::Auto
+            } else {
+                wasmtime::Enabled::No
+            })
             .table_keep_resident(keep_resident.min(64 << 10));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
@@ -140,6 +153,7 @@ impl Runtime {
         let engine = match Engine::new(&engine_config(
             config.max_instances,
             config.keep_resident_bytes,
+            config.pagemap_scan,
             memory_bytes,
             table_elements,
         )) {
@@ -148,7 +162,7 @@ impl Runtime {
                 // A pool reserves address space up front; where that is not
                 // allowed (tight ulimits), on-demand allocation still works.
                 tracing::warn!(error = %e, "instance pool unavailable; allocating on demand");
-                Engine::new(&engine_config(0, 0, memory_bytes, table_elements))
+                Engine::new(&engine_config(0, 0, false, memory_bytes, table_elements))
                     .map_err(|e| RuntimeError::Engine(e.to_string()))?
             }
             Err(e) => return Err(RuntimeError::Engine(e.to_string())),
