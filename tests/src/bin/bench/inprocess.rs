@@ -1,11 +1,13 @@
 //! In process: plugin load time, and per-call cost without any transport.
 
-use super::{Stats, report_row};
+use super::{Stats, fmt, record};
 use serde_json::json;
 use std::path::Path;
 use std::time::Instant;
+use toolhost::native::{self, NativeCall, NativeTool};
 use toolhost::storage::{SqliteStore, SyncMode};
 use toolhost::{Principal, Runtime, RuntimeConfig, Store};
+use toolhost_tests::native::{NativeNotesCreate, NativeNotesList};
 use toolhost_tests::plugins;
 
 /// Size, first load (compile + write the artifact) and cached load of each
@@ -51,58 +53,93 @@ fn measure(calls: usize, mut f: impl FnMut()) -> Stats {
     )
 }
 
-/// notes_list (limit 20 of 100 notes) and notes_create, on memory and SQLite.
+fn compare(what: &str, store: &str, wasm: &Stats, native: &Stats) {
+    let ratio = wasm.p50.as_secs_f64() / native.p50.as_secs_f64();
+    println!(
+        "| {what} | {store} | {} | {} | {} | {} | {ratio:.1}× | +{} |",
+        fmt(wasm.p50),
+        fmt(wasm.p99),
+        fmt(native.p50),
+        fmt(native.p99),
+        fmt(wasm.p50.saturating_sub(native.p50)),
+    );
+    record(json!({
+        "what": what, "store": store, "wasm": wasm.json(), "native": native.json(),
+        "ratio_p50": (ratio * 100.0).round() / 100.0,
+    }));
+}
+
+/// notes_list (no notes; limit 20 of 100 notes) and notes_create, as the
+/// plugin and as native Rust against the same store, on memory and SQLite.
+/// A WASM call is a fresh instance + call + drop, with the host's schema
+/// checks; a native call gets the same schema checks.
 pub fn call_costs(calls: usize) -> anyhow::Result<()> {
+    println!(
+        "| call | store | WASM p50 | WASM p99 | native p50 | native p99 | WASM/native p50 | added p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let scratch = tempfile::tempdir()?;
     let alice = Principal::new("alice", ["member"]);
+    let bob = Principal::new("bob", ["member"]);
     for (store_name, store) in [
         ("memory", Store::in_memory()),
         (
-            "sqlite, sync=normal",
+            "SQLite sync=normal",
             Store::new(SqliteStore::open_dir(
                 &scratch.path().join("normal"),
                 SyncMode::Normal,
             )?),
         ),
         (
-            "sqlite, sync=full",
+            "SQLite sync=full",
             Store::new(SqliteStore::open_dir(
                 &scratch.path().join("full"),
                 SyncMode::Full,
             )?),
         ),
     ] {
-        let runtime = Runtime::new(RuntimeConfig::default(), store)?;
+        let runtime = Runtime::new(RuntimeConfig::default(), store.clone())?;
         let create = runtime.load_file(Path::new(plugins::NOTES_CREATE))?;
         let list = runtime.load_file(Path::new(plugins::NOTES_LIST))?;
-        let empty = json!({});
-        let stats = measure(calls, || {
-            list.call(&alice, "bench", &empty).expect("notes_list");
-        });
-        report_row(&format!("notes_list, no notes yet ({store_name})"), &stats);
-        for i in 0..100 {
-            create.call(
-                &alice,
-                "seed",
-                &json!({"title": format!("note {i}"), "body": "seed"}),
-            )?;
-        }
-        let args = json!({"limit": 20});
-        let stats = measure(calls, || {
-            list.call(&alice, "bench", &args).expect("notes_list");
-        });
-        report_row(&format!("notes_list, limit 20 ({store_name})"), &stats);
-        let args = json!({"title": "bench", "body": "a note written by the benchmark"});
-        // fsync per write makes `full` slow; fewer calls keep the run short.
-        let n = if store_name.ends_with("full") {
-            calls / 10
-        } else {
-            calls
+        let native_create = NativeNotesCreate::like(&create, "notes_create");
+        let native_list = NativeNotesList::like(&list, "notes_list");
+        let native = |tool: &dyn NativeTool, who: &Principal, args: &serde_json::Value| {
+            native::run(tool, &NativeCall::new(who, "bench", &store), args)
         };
-        let stats = measure(n, || {
+        // fsync per write makes `full` slow: fewer calls, and only the writes.
+        let full = store_name.ends_with("full");
+        if !full {
+            let empty = json!({});
+            let wasm = measure(calls, || {
+                list.call(&alice, "bench", &empty).expect("notes_list");
+            });
+            let nat = measure(calls, || {
+                native(&*native_list, &alice, &empty).expect("native notes_list");
+            });
+            compare("notes_list, no notes", store_name, &wasm, &nat);
+            for i in 0..100 {
+                let args = json!({"title": format!("note {i}"), "body": "seed"});
+                create.call(&alice, "seed", &args)?;
+                native(&*native_create, &bob, &args)?;
+            }
+            let args = json!({"limit": 20});
+            let wasm = measure(calls, || {
+                list.call(&alice, "bench", &args).expect("notes_list");
+            });
+            let nat = measure(calls, || {
+                native(&*native_list, &bob, &args).expect("native notes_list");
+            });
+            compare("notes_list, 20 of 100 notes", store_name, &wasm, &nat);
+        }
+        let n = if full { calls / 10 } else { calls };
+        let args = json!({"title": "bench", "body": "a note written by the benchmark"});
+        let wasm = measure(n, || {
             create.call(&alice, "bench", &args).expect("notes_create");
         });
-        report_row(&format!("notes_create ({store_name})"), &stats);
+        let nat = measure(n, || {
+            native(&*native_create, &bob, &args).expect("native notes_create");
+        });
+        compare("notes_create", store_name, &wasm, &nat);
     }
     Ok(())
 }

@@ -1,14 +1,31 @@
-//! Prints what the sandbox costs: plugin load (compile vs cached artifact),
-//! per-call time in process (fresh instance + call + drop), tools/call over
-//! Streamable HTTP, and hot-reload time to tools/list_changed.
+//! What the sandbox costs, side by side with native Rust, in one run:
+//! in-process calls (WASM plugin vs the same logic compiled into the host),
+//! tools/call over Streamable HTTP at concurrency 1, 16 and 64 (WASM vs a
+//! native tool served by the same host), hot reload, start-up with 10
+//! plugins, memory, and token verification. Prints markdown tables, then
+//! every figure again as JSON.
 //!
 //! Run with `cargo run --release -p toolhost-tests --bin bench`.
 
 mod auth;
 mod http;
 mod inprocess;
+mod memory;
+mod startup;
 
+use serde_json::{Value, json};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Every figure printed, for the JSON at the end.
+static REPORT: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+static TABLE: Mutex<String> = Mutex::new(String::new());
+
+/// Record a figure under the current table.
+pub fn record(mut figure: Value) {
+    figure["table"] = json!(TABLE.lock().unwrap().clone());
+    REPORT.lock().unwrap().push(figure);
+}
 
 /// Percentiles of one measurement.
 pub struct Stats {
@@ -29,6 +46,19 @@ impl Stats {
             n: samples.len(),
         }
     }
+
+    fn json(&self) -> Value {
+        json!({
+            "n": self.n,
+            "p50_us": us(self.p50),
+            "p95_us": us(self.p95),
+            "p99_us": us(self.p99),
+        })
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
 fn fmt(d: Duration) -> String {
@@ -48,23 +78,92 @@ fn report_row(what: &str, s: &Stats) {
         fmt(s.p95),
         fmt(s.p99)
     );
+    let mut figure = s.json();
+    figure["what"] = json!(what);
+    record(figure);
 }
 
-fn table_header(title: &str) {
+fn title(title: &str) {
+    *TABLE.lock().unwrap() = title.to_owned();
     println!("\n## {title}\n");
+}
+
+fn table_header(name: &str) {
+    title(name);
     println!("| what | n | p50 | p95 | p99 |");
     println!("|---|---|---|---|---|");
 }
 
+/// Resident memory of this process now, and its peak, in bytes (Linux).
+pub fn rss() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    println!(
+        "toolhost bench, {} CPUs, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+    );
+    // `bench http` runs only that section (for profiling).
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    if only.first().map(String::as_str) == Some("serve-probe") {
+        let port = only.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+        return memory::serve_probe(std::path::Path::new(&only[1]), port).await;
+    }
+    if only.iter().any(|a| a == "memory") {
+        let figures = memory::host_process(40).await?;
+        println!("{figures:?}");
+        return Ok(());
+    }
+    if only.iter().any(|a| a == "http") {
+        title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
+        http::throughput().await?;
+        return Ok(());
+    }
     inprocess::load_times()?;
-    table_header("In process: fresh instance + call + drop");
+    title("In process: WASM plugin vs native Rust, per call");
     inprocess::call_costs(5_000)?;
-    table_header("Over Streamable HTTP (loopback, TCP_NODELAY)");
-    http::call_latency(2_000).await?;
+    title("Start-up with 10 plugins (Host::start until ready)");
+    startup::start_up(5).await?;
+    title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
+    http::throughput().await?;
+    table_header("Hot reload");
     http::reload_latency(20).await?;
+    title("Memory of a host process (10 plugins, warm artifact cache)");
+    let (idle, loaded, peak) = memory::host_process(40).await?;
+    println!("| state | RSS |");
+    println!("|---|---|");
+    for (what, bytes) in [
+        ("process up, before the host starts", idle),
+        ("host ready, 10 plugins loaded, idle", loaded),
+        ("peak under 64 clients (notes_list and notes_create)", peak),
+    ] {
+        println!("| {what} | {} |", mib(bytes));
+        record(json!({"what": what, "rss_bytes": bytes}));
+    }
     table_header("Authentication");
     auth::verification(2_000).await?;
+    println!("\nTotal run time: {:.0} s", started.elapsed().as_secs_f64());
+    println!("\n## JSON\n\n```json");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&*REPORT.lock().unwrap())?
+    );
+    println!("```");
     Ok(())
 }
