@@ -8,6 +8,11 @@ WASM_TARGET := wasm32-wasip2
 WASM_DIR    := target/wasm
 PLUGINS_OUT := $(WASM_DIR)/$(WASM_TARGET)/plugin
 BUNDLED     := notes_list notes_create
+# Tools in other languages, each built by its kit in sdk/ (the test build
+# builds them too, into the same place).
+POLYGLOT    := $(WASM_DIR)/polyglot
+JS_KIT      := sdk/js/build.sh sdk/js/build.mjs sdk/js/toolhost.js sdk/js/package-lock.json
+PY_KIT      := sdk/python/build.sh sdk/python/toolhost.py sdk/python/requirements.txt
 # What `make run` serves: a plugins folder and a data directory.
 RUN_DIR     := .toolhost
 TOOLHOST    := target/release/toolhost
@@ -17,7 +22,7 @@ PYREQS      := tests/clients/python/requirements.txt
 # The OAuth authorization server standing in for Clerk in the tests (npm).
 STANDIN     := tests/clerk-standin
 
-.PHONY: setup pyclient standin plugins host run demo test
+.PHONY: setup pyclient standin polyglot plugins host run demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -37,13 +42,23 @@ $(STANDIN)/node_modules/.package-lock.json: $(STANDIN)/package-lock.json
 # Build the bundled plugins and put them in the served plugins folder, each
 # written beside its final name and renamed into place (a running server
 # swaps it in without ever seeing half a file).
-plugins: setup
+$(POLYGLOT)/notes_search.wasm: plugins/notes_search/tool.js $(JS_KIT) wit/plugin.wit
+	sdk/js/build.sh plugins/notes_search $@
+
+$(POLYGLOT)/notes_export.wasm: plugins/notes_export/tool.py $(PY_KIT) wit/plugin.wit
+	sdk/python/build.sh plugins/notes_export $@
+
+polyglot: $(POLYGLOT)/notes_search.wasm $(POLYGLOT)/notes_export.wasm
+
+plugins: setup polyglot
 	CARGO_TARGET_DIR=$(WASM_DIR) $(CARGO) build --target $(WASM_TARGET) --profile plugin \
 		$(addprefix -p ,$(BUNDLED))
 	mkdir -p $(RUN_DIR)/plugins
-	for p in $(BUNDLED); do \
-		cp $(PLUGINS_OUT)/$$p.wasm $(RUN_DIR)/plugins/.$$p.wasm.tmp && \
-		mv $(RUN_DIR)/plugins/.$$p.wasm.tmp $(RUN_DIR)/plugins/$$p.wasm; \
+	for p in $(addprefix $(PLUGINS_OUT)/,$(addsuffix .wasm,$(BUNDLED))) \
+	         $(POLYGLOT)/notes_search.wasm $(POLYGLOT)/notes_export.wasm; do \
+		n=$$(basename $$p); \
+		cmp -s $$p $(RUN_DIR)/plugins/$$n || { \
+			cp $$p $(RUN_DIR)/plugins/.$$n.tmp && mv $(RUN_DIR)/plugins/.$$n.tmp $(RUN_DIR)/plugins/$$n; }; \
 	done
 
 host:

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use toolhost_test_artifacts::{NOT_A_TOOL, NOTES_CREATE, NOTES_LIST};
+use toolhost_test_artifacts::{NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH};
 
 fn toolhost(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_toolhost"))
@@ -70,6 +70,56 @@ fn call_creates_and_lists_per_subject_across_processes() {
     );
     assert_eq!(theirs.status.code(), Some(0));
     assert_eq!(json(&theirs)["structuredContent"]["count"], 0);
+}
+
+#[test]
+fn javascript_and_python_tools_run_under_toolhost_call() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    // Their compiled artifacts are shared with the other tests (seconds each).
+    let cache = Path::new(NOTES_SEARCH).parent().unwrap().join("cache");
+    let member = |tool: &str, subject: &str, args: &str| {
+        let out = toolhost(
+            &[
+                "call",
+                tool,
+                "--subject",
+                subject,
+                "--roles",
+                "member",
+                "--data",
+                d,
+                "--args",
+                args,
+            ],
+            &cache,
+        );
+        assert_eq!(out.status.code(), Some(0), "{tool}: {}", stderr(&out));
+        json(&out)
+    };
+    member(
+        NOTES_CREATE,
+        "alice",
+        r#"{"title":"Pay rent","body":"before the 3rd"}"#,
+    );
+    let found = member(NOTES_SEARCH, "alice", r#"{"query":"rent"}"#);
+    assert_eq!(
+        found["structuredContent"]["results"][0]["title"],
+        "Pay rent"
+    );
+    let exported = member(NOTES_EXPORT, "alice", "{}");
+    assert!(
+        exported["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("## Pay rent"),
+        "{exported}"
+    );
+    let nothing = member(NOTES_SEARCH, "bob", r#"{"query":"rent"}"#);
+    assert_eq!(nothing["structuredContent"]["scanned"], 0);
+    let inspected = toolhost(&["inspect", NOTES_EXPORT], &cache);
+    assert_eq!(inspected.status.code(), Some(0), "{}", stderr(&inspected));
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("notes_export"));
 }
 
 #[test]

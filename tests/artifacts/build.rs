@@ -25,6 +25,22 @@ const PLUGINS: &[(&str, &str)] = &[
     ("hostile_socket", "HOSTILE_SOCKET"),
     ("hostile_trap", "HOSTILE_TRAP"),
 ];
+/// (plugin directory, build script, output file, constant) for each tool
+/// written in another language, built by its kit in `sdk/`.
+const POLYGLOT: &[(&str, &str, &str, &str)] = &[
+    (
+        "plugins/notes_search",
+        "sdk/js/build.sh",
+        "notes_search.wasm",
+        "NOTES_SEARCH",
+    ),
+    (
+        "plugins/notes_export",
+        "sdk/python/build.sh",
+        "notes_export.wasm",
+        "NOTES_EXPORT",
+    ),
+];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
 
@@ -52,8 +68,12 @@ fn main() {
     // Under clippy the build script still runs; skip the wasm build there
     // (clippy checks the plugin crates natively as workspace members).
     let under_clippy = std::env::var("RUSTC_WORKSPACE_WRAPPER").is_ok_and(|w| w.contains("clippy"));
+    let polyglot_dir = target_dir.join("polyglot");
     if !under_clippy {
         build_plugins(&workspace, &target_dir);
+        for (dir, script, out, _) in POLYGLOT {
+            build_polyglot(&workspace, dir, script, &polyglot_dir.join(out));
+        }
     }
 
     let artifacts = target_dir.join(TARGET).join(PROFILE);
@@ -65,7 +85,66 @@ fn main() {
             path.display().to_string()
         ));
     }
+    for (dir, _, out, constant) in POLYGLOT {
+        let path = polyglot_dir.join(out);
+        constants.push_str(&format!(
+            "/// The built component of `{dir}`.\npub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
+    }
     std::fs::write(out_dir.join("plugins.rs"), constants).unwrap();
+}
+
+/// The newest modification time of the files under `path` (skipping
+/// installed toolchains and caches).
+fn newest(path: &Path) -> std::time::SystemTime {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return std::time::SystemTime::UNIX_EPOCH;
+    };
+    if !meta.is_dir() {
+        return meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            name != "node_modules" && name != "__pycache__"
+        })
+        .map(|e| newest(&e.path()))
+        .max()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+}
+
+/// Build one JavaScript or Python tool with its kit, unless `out` is newer
+/// than its sources, its kit and the WIT (a build takes seconds and is not
+/// byte-for-byte reproducible, so an unneeded one would also cost every
+/// test a fresh compile).
+fn build_polyglot(workspace: &Path, dir: &str, script: &str, out: &Path) {
+    let kit = Path::new(script).parent().unwrap();
+    let inputs = [
+        workspace.join(dir),
+        workspace.join(kit),
+        workspace.join("wit"),
+    ];
+    let built = std::fs::metadata(out).and_then(|m| m.modified()).ok();
+    if built.is_some_and(|built| inputs.iter().all(|i| newest(i) < built)) {
+        return;
+    }
+    let output = Command::new(workspace.join(script))
+        .current_dir(workspace)
+        .arg(workspace.join(dir))
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{script} {dir} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 /// `<target>/wasm`, where `<target>` is the outer build's target directory.

@@ -215,6 +215,39 @@ impl Drop for TestServer {
     }
 }
 
+/// A compiled-artifact cache shared by the tests that load the JavaScript
+/// and Python plugins, which take seconds to compile: compiled once per
+/// build of them, not once per test.
+pub fn shared_cache() -> PathBuf {
+    Path::new(plugins::NOTES_SEARCH)
+        .parent()
+        .expect("the polyglot plugins directory")
+        .join("cache")
+}
+
+/// `bytes` of a component with a custom section appended: the same tool, a
+/// new content hash (a "new version" for reload tests).
+pub fn with_custom_section(bytes: &[u8], note: &str) -> Vec<u8> {
+    let name = b"toolhost-test";
+    let mut body = vec![name.len() as u8];
+    body.extend_from_slice(name);
+    body.extend_from_slice(note.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section id
+    let mut size = body.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
