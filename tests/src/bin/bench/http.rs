@@ -168,6 +168,25 @@ pub async fn reload_latency(swaps: usize) -> anyhow::Result<()> {
     .await
 }
 
+/// The same for the JavaScript and Python tools; their second version is
+/// the same component with a custom section appended (a new hash).
+pub async fn reload_polyglot(swaps: usize) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    for (language, path, tool) in [
+        ("JavaScript", plugins::NOTES_SEARCH, "notes_search"),
+        ("Python", plugins::NOTES_EXPORT, "notes_export"),
+    ] {
+        let v2 = scratch.path().join(format!("{tool}.wasm"));
+        std::fs::write(
+            &v2,
+            toolhost_tests::with_custom_section(&std::fs::read(path)?, "v2"),
+        )?;
+        let v2 = v2.to_str().unwrap_or_default().to_owned();
+        swap_times(language, path, &v2, tool, swaps).await?;
+    }
+    Ok(())
+}
+
 /// Replace `tool`'s file `swaps` times, alternating `v1` and `v2`; time from
 /// the rename to the new version serving (the registry answers with it) and
 /// to the session client's tools/list_changed.
@@ -196,21 +215,26 @@ pub async fn swap_times(
     };
     anyhow::ensure!(version().is_some(), "{tool} is not served");
     let (mut serving, mut notified) = (Vec::new(), Vec::new());
-    for i in 0..swaps {
+    // Two unmeasured swaps compile both versions into the artifact cache:
+    // what is measured is a reload, not a first compile.
+    for i in 0..swaps + 2 {
         let src = if i % 2 == 0 { v2 } else { v1 };
         let before = version();
         let started = Instant::now();
         server.install_plugin(src, &name);
-        // Bounded: 10 s.
-        while version() == before && started.elapsed() < Duration::from_secs(10) {
+        // Bounded: 60 s (a first JavaScript or Python compile takes seconds).
+        while version() == before && started.elapsed() < Duration::from_secs(60) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         anyhow::ensure!(version() != before, "{tool}: the new version never served");
-        serving.push(started.elapsed());
-        let at = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        let served = started.elapsed();
+        let at = tokio::time::timeout(Duration::from_secs(60), rx.recv())
             .await?
             .ok_or_else(|| anyhow::anyhow!("client gone"))?;
-        notified.push(at - started);
+        if i >= 2 {
+            serving.push(served);
+            notified.push(at - started);
+        }
         // Let the file age past the settle time before the next swap.
         tokio::time::sleep(Duration::from_millis(150)).await;
         while rx.try_recv().is_ok() {}

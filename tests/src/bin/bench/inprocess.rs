@@ -21,12 +21,22 @@ pub fn load_times() -> anyhow::Result<()> {
     println!("## Plugin size and load time\n");
     println!("| plugin | size | first load (compile) | cached load |");
     println!("|---|---|---|---|");
-    for path in [plugins::NOTES_LIST, plugins::NOTES_CREATE] {
+    for path in [
+        plugins::NOTES_LIST,
+        plugins::NOTES_CREATE,
+        plugins::NOTES_SEARCH,
+        plugins::NOTES_EXPORT,
+    ] {
         let size = std::fs::metadata(path)?.len();
         let cold = Runtime::new(config(), Store::in_memory())?.load_file(Path::new(path))?;
         let warm = Runtime::new(config(), Store::in_memory())?.load_file(Path::new(path))?;
+        let language = match path {
+            p if p == plugins::NOTES_SEARCH => "JavaScript",
+            p if p == plugins::NOTES_EXPORT => "Python",
+            _ => "Rust",
+        };
         println!(
-            "| {} | {:.0} KB | {:.1} ms ({:?}) | {:.2} ms ({:?}) |",
+            "| {} ({language}) | {:.0} KB | {:.1} ms ({:?}) | {:.2} ms ({:?}) |",
             cold.name(),
             size as f64 / 1024.0,
             cold.load_report().total.as_secs_f64() * 1e3,
@@ -34,6 +44,11 @@ pub fn load_times() -> anyhow::Result<()> {
             warm.load_report().total.as_secs_f64() * 1e3,
             warm.load_report().cache,
         );
+        record(json!({
+            "what": cold.name(), "language": language, "bytes": size,
+            "first_load_ms": cold.load_report().total.as_secs_f64() * 1e3,
+            "cached_load_ms": warm.load_report().total.as_secs_f64() * 1e3,
+        }));
     }
     Ok(())
 }
@@ -140,6 +155,44 @@ pub fn call_costs(calls: usize) -> anyhow::Result<()> {
             native(&*native_create, &bob, &args).expect("native notes_create");
         });
         compare("notes_create", store_name, &wasm, &nat);
+    }
+    Ok(())
+}
+
+/// Per-call cost of each language's tool over the same 20 notes (memory
+/// store): Rust notes_list, JavaScript notes_search, Python notes_export.
+pub fn languages(calls: usize) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let config = RuntimeConfig {
+        cache_dir: Some(scratch.path().join("cache")),
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config, Store::in_memory())?;
+    let alice = Principal::new("alice", ["member"]);
+    let create = runtime.load_file(Path::new(plugins::NOTES_CREATE))?;
+    for i in 0..20 {
+        let args = json!({"title": format!("note {i}"), "body": format!("the body of note {i}, about rent")});
+        create.call(&alice, "seed", &args)?;
+    }
+    super::table_header("Per call by language: 20 notes, memory store");
+    for (language, path, args) in [
+        ("Rust notes_list", plugins::NOTES_LIST, json!({"limit": 20})),
+        (
+            "JavaScript notes_search",
+            plugins::NOTES_SEARCH,
+            json!({"query": "rent"}),
+        ),
+        (
+            "Python notes_export",
+            plugins::NOTES_EXPORT,
+            json!({"limit": 20}),
+        ),
+    ] {
+        let tool = runtime.load_file(Path::new(path))?;
+        let stats = measure(calls, || {
+            tool.call(&alice, "bench", &args).expect("call");
+        });
+        super::report_row(language, &stats);
     }
     Ok(())
 }

@@ -138,12 +138,14 @@ async fn main() -> anyhow::Result<()> {
     inprocess::load_times()?;
     title("In process: WASM plugin vs native Rust, per call");
     inprocess::call_costs(5_000)?;
+    inprocess::languages(500)?;
     title("Start-up with 10 plugins (Host::start until ready)");
     startup::start_up(5).await?;
     title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
     http::throughput().await?;
     table_header("Hot reload");
     http::reload_latency(20).await?;
+    http::reload_polyglot(20).await?;
     title("Memory of a host process (10 plugins, warm artifact cache)");
     let (idle, loaded, peak) = memory::host_process(40).await?;
     println!("| state | RSS |");
