@@ -61,6 +61,10 @@ pub struct Config {
     pub concurrency: ConcurrencyConfig,
     /// Calls per caller over time (a token bucket per subject and tool).
     pub rate_limit: RateLimit,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// The audit trail of tool calls.
+    pub audit: AuditConfig,
     /// Authentication.
     pub auth: AuthConfig,
     /// Development mode: a local token issuer instead of Clerk, loopback only.
@@ -258,6 +262,48 @@ impl RateLimit {
     }
 }
 
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` (Prometheus text format).
+    pub enabled: bool,
+    /// A separate address for `/metrics` (an admin port); unset serves it
+    /// on the main listener, without authentication.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: None,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Record every tools/call decision in `<data_dir>/audit.db`.
+    pub enabled: bool,
+    /// Also record each call's arguments (they may hold personal data).
+    pub include_arguments: bool,
+    /// Records older than this many days are dropped at start; 0 keeps all.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            include_arguments: false,
+            retention_days: 90,
+        }
+    }
+}
+
 /// `[dev]`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -392,6 +438,13 @@ impl Config {
             });
         }
         Ok(format!("http://{}", self.server.listen))
+    }
+
+    /// The path of the public URL, under which this host's routes live
+    /// (`/tools` for `https://app.example.com/tools`; empty at the root).
+    pub fn base_path(&self) -> Result<String, ConfigError> {
+        let url = self.public_url()?;
+        Ok(crate::auth::settings::split_origin(&url).1.to_owned())
     }
 
     /// Check values no parser can: limits, role names, the principal.

@@ -9,7 +9,36 @@
 //! host.serve(listener).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! In an existing axum application, under a path of it: everything the host
+//! serves lives under the path of `auth.public_url` (here `/tools/mcp`,
+//! `/tools/healthz`, `/tools/metrics`), except the protected-resource
+//! metadata, which RFC 9728 puts at
+//! `/.well-known/oauth-protected-resource/tools/mcp`; so the host's router
+//! is merged, not nested. See `examples/embed.rs` for a complete program.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let mut config = toolhost::Config::default();
+//! config.plugins.dir = "plugins".into();
+//! config.auth.public_url = Some("https://app.example.com/tools".into());
+//! config.auth.oidc.issuer = Some("https://issuer.example.com".into());
+//! let host = Arc::new(toolhost::Host::start(config).await?);
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "the application" }))
+//!     .merge(host.router()?);
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! let stopping = host.clone();
+//! tokio::spawn(async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     stopping.shutdown(); // calls in flight finish, then sessions close
+//! });
+//! host.serve_router(listener, app).await?;
+//! # Ok(()) }
+//! ```
 
+use crate::audit::AuditLog;
 use crate::auth::{self, Authenticator, RoleResolver, dev::DevIssuer};
 use crate::config::Config;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
@@ -65,6 +94,10 @@ pub struct Host {
     cancel: CancellationToken,
     /// Closes MCP sessions, once calls in flight have drained.
     sessions: CancellationToken,
+    /// The Prometheus recorder's handle, when metrics are on and ours.
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The audit trail, when on.
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -90,6 +123,11 @@ impl Host {
         roles: Option<Arc<dyn RoleResolver>>,
     ) -> Result<Host, HostError> {
         config.validate()?;
+        // First, so that everything from here on is counted.
+        let metrics = match config.metrics.enabled {
+            true => crate::metrics::install(),
+            false => None,
+        };
         let mut config = config;
         config.auth.public_url = Some(config.public_url()?);
         let dev_issuer = match config.dev.enabled {
@@ -168,7 +206,19 @@ impl Host {
                 reason: format!("cannot watch for changes: {e}"),
             })?;
         }
-        let mcp = McpShared::new(registry.clone(), config.clone(), runtime.store().clone());
+        let audit = match config.audit.enabled {
+            true => Some(Arc::new(AuditLog::open(
+                &AuditLog::path_in(&config.storage.data_dir),
+                config.audit.retention_days,
+            )?)),
+            false => None,
+        };
+        let mcp = McpShared::new(
+            registry.clone(),
+            config.clone(),
+            runtime.store().clone(),
+            audit.clone(),
+        );
         tokio::spawn(mcp.clone().notify_sessions(registry.subscribe()));
         let tools = registry.snapshot();
         tracing::info!(
@@ -185,7 +235,22 @@ impl Host {
             mcp,
             cancel,
             sessions: CancellationToken::new(),
+            metrics,
+            audit,
         })
+    }
+
+    /// `GET /metrics` alone, to mount where the embedder wants it; `None`
+    /// when metrics are off or another recorder collects them.
+    pub fn metrics_router(&self) -> Option<axum::Router> {
+        self.metrics
+            .clone()
+            .map(|handle| crate::metrics::router(handle, "/metrics"))
+    }
+
+    /// The audit trail, when on.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_deref()
     }
 
     /// Serve `tool`, compiled into this process, beside the plugins (see
@@ -234,7 +299,8 @@ impl Host {
                     .into(),
             })
         })?;
-        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &self.sessions);
+        let base = self.config.base_path()?;
+        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &base, &self.sessions);
         let scopes = auth::layer::ToolScopes {
             per_tool: (self.config.tools.iter())
                 .filter(|(_, policy)| !policy.scopes.is_empty())
@@ -242,14 +308,20 @@ impl Host {
                 .collect(),
             max_body_bytes: self.config.server.max_body_bytes,
         };
-        Ok(auth::layer::require_auth(mcp, auth.clone(), scopes)
-            .merge(auth::layer::metadata_router(auth))
-            .merge(self.health_router()))
+        let mut router = auth::layer::require_auth(mcp, auth.clone(), scopes)
+            .merge(auth::layer::metadata_router(auth, &base))
+            .merge(self.health_router(&base));
+        if self.config.metrics.listen.is_none()
+            && let Some(handle) = self.metrics.clone()
+        {
+            router = router.merge(crate::metrics::router(handle, &format!("{base}/metrics")));
+        }
+        Ok(router)
     }
 
     /// `/healthz` (the process answers) and `/readyz` (storage reachable;
     /// the tools served and the plugin files that fail, for operators).
-    fn health_router(&self) -> axum::Router {
+    fn health_router(&self, base: &str) -> axum::Router {
         use axum::http::StatusCode;
         use axum::routing::get;
         let registry = self.registry.clone();
@@ -288,10 +360,10 @@ impl Host {
         };
         axum::Router::new()
             .route(
-                "/healthz",
+                &format!("{base}/healthz"),
                 get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
             )
-            .route("/readyz", get(ready))
+            .route(&format!("{base}/readyz"), get(ready))
     }
 
     /// Serve [`Host::router`] on `listener` until [`Host::shutdown`].
@@ -312,6 +384,21 @@ impl Host {
             sessions: self.sessions.clone(),
             grace: self.grace(),
         };
+        if let (Some(addr), Some(metrics)) = (self.config.metrics.listen, self.metrics_router()) {
+            let admin = TcpListener::bind(addr).await.map_err(|e| {
+                HostError::Serve(format!("metrics.listen {addr}: cannot listen: {e}"))
+            })?;
+            tracing::info!(%addr, "serving /metrics");
+            let stop = self.cancel.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(admin, metrics)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         http::serve(listener, router, shutdown)
             .await
             .map_err(|e| HostError::Serve(e.to_string()))
@@ -340,6 +427,7 @@ impl Host {
         self.cancel.cancel();
         let (sessions, in_flight, grace) =
             (self.sessions.clone(), self.mcp.in_flight(), self.grace());
+        let audit = self.audit.clone();
         let drain = async move {
             let deadline = tokio::time::Instant::now() + grace;
             while in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
@@ -350,6 +438,15 @@ impl Host {
             let cut_short = in_flight.load(std::sync::atomic::Ordering::SeqCst);
             tracing::info!(calls_cut_short = cut_short, "closing MCP sessions");
             sessions.cancel();
+            if let Some(audit) = audit {
+                let flushed = tokio::task::spawn_blocking(move || {
+                    audit.flush(std::time::Duration::from_secs(5))
+                })
+                .await;
+                if !matches!(flushed, Ok(true)) {
+                    tracing::warn!("the audit trail was not flushed before shutdown");
+                }
+            }
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

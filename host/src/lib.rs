@@ -7,9 +7,11 @@
 //! transport → auth → policy → registry → [`runtime`] → plugin → [`storage`].
 
 pub mod admission;
+pub mod audit;
 pub mod auth;
 pub mod config;
 mod host;
+pub mod metrics;
 pub mod native;
 pub mod policy;
 pub mod principal;

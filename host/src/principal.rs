@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// the operator's configuration for local transports). Tools receive it on
 /// every call and cannot forge it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Principal {
     /// Stable identifier of the user (the token's `sub`). Storage is
     /// partitioned by it.

@@ -287,3 +287,47 @@ fn a_second_load_reads_the_compiled_artifact() {
         "not rewritten"
     );
 }
+
+#[test]
+fn config_check_explains_what_is_wrong_and_prints_the_effective_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str, extra: &[&str]| {
+        let file = dir.path().join("toolhost.toml");
+        std::fs::write(&file, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_toolhost"))
+            .args(["config", "check"])
+            .arg(&file)
+            .args(extra)
+            .env_remove("TOOLHOST_LISTEN")
+            .output()
+            .unwrap()
+    };
+    let valid = check("[limits]\ntimeout_ms = 2000\n", &["--print"]);
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    assert!(stderr(&valid).contains("valid"));
+    let printed = String::from_utf8_lossy(&valid.stdout);
+    assert!(
+        printed.contains("timeout_ms = 2000") && printed.contains("[rate_limit]"),
+        "{printed}"
+    );
+    for (text, key) in [
+        ("[limits]\ntimeout_ms = 0\n", "limits.timeout_ms"),
+        ("[server]\nlisten_on = \"x\"\n", "listen_on"),
+        (
+            "[tools.t]\nrate_limit = { per_minute = 5, burst = 0 }\n",
+            "tools.t.rate_limit.burst",
+        ),
+        (
+            "[stdio.principal]\nsubject = \"me\"\nrole = [\"x\"]\n",
+            "role",
+        ),
+    ] {
+        let out = check(text, &[]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let message = stderr(&out);
+        assert!(
+            message.contains("invalid") && message.contains(key),
+            "{text}: {message}"
+        );
+    }
+}

@@ -226,6 +226,7 @@ impl JwksCache {
         s.last_attempt = Some(Instant::now());
         match result {
             Ok((keys, ttl)) => {
+                metrics::counter!("toolhost_jwks_fetches_total", "outcome" => "ok").increment(1);
                 tracing::debug!(
                     url,
                     keys = keys.len(),
@@ -237,6 +238,7 @@ impl JwksCache {
                 Ok(())
             }
             Err(e) => {
+                metrics::counter!("toolhost_jwks_fetches_total", "outcome" => "error").increment(1);
                 tracing::warn!(url, error = %e, "JWKS fetch failed");
                 Err(JwksError::Unavailable(e))
             }

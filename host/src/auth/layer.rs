@@ -41,6 +41,7 @@ pub(crate) fn reject(auth: &Authenticator, error: &AuthError) -> Response {
         AuthError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNAUTHORIZED,
     };
+    metrics::counter!("toolhost_auth_rejections_total", "reason" => error.reason()).increment(1);
     match error {
         AuthError::Missing => {
             tracing::info!(reason = error.reason(), "request rejected: no bearer token")
@@ -144,7 +145,7 @@ pub(crate) fn require_auth(router: Router, auth: Arc<Authenticator>, scopes: Too
 
 /// The Protected Resource Metadata documents (RFC 9728), at the path clients
 /// derive from the MCP URL and at the root.
-pub(crate) fn metadata_router(auth: Arc<Authenticator>) -> Router {
+pub(crate) fn metadata_router(auth: Arc<Authenticator>, base: &str) -> Router {
     let doc = auth.resource_metadata();
     let serve = move || {
         let doc = doc.clone();
@@ -152,5 +153,8 @@ pub(crate) fn metadata_router(auth: Arc<Authenticator>) -> Router {
     };
     Router::new()
         .route("/.well-known/oauth-protected-resource", get(serve.clone()))
-        .route("/.well-known/oauth-protected-resource/mcp", get(serve))
+        .route(
+            &format!("/.well-known/oauth-protected-resource{base}/mcp"),
+            get(serve),
+        )
 }

@@ -14,7 +14,7 @@ pub mod clerk;
 pub mod dev;
 pub mod jwks;
 pub(crate) mod layer;
-mod settings;
+pub(crate) mod settings;
 
 pub use clerk::{ClerkBackend, publishable_key_host};
 pub use settings::{

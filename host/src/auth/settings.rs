@@ -232,6 +232,15 @@ fn http_url(key: &str, url: &str) -> Result<String, AuthConfigError> {
     Ok(trimmed.to_owned())
 }
 
+/// `https://host:port/base/path` as (`https://host:port`, `/base/path`).
+pub(crate) fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => url.split_at(after_scheme + i),
+        None => (url, ""),
+    }
+}
+
 /// Resolve `config` (with `public_url` already defaulted by the caller).
 pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthConfigError> {
     let public_url = http_url(
@@ -273,7 +282,12 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
                             r
                         ))?
                     ),
-                    (None, None) => unreachable!("provider() chose Clerk"),
+                    (None, None) => {
+                        return Err(err(
+                            "auth.clerk.publishable_key (CLERK_PUBLISHABLE_KEY)",
+                            "must be set (or auth.clerk.frontend_api_url) when auth.provider is \"clerk\"",
+                        ));
+                    }
                 };
                 let backend = if config.clerk.secret_key.is_empty() {
                     None
@@ -320,10 +334,12 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
             "must not exceed auth.jwks_max_ttl_secs",
         ));
     }
+    // RFC 9728: the well-known segment goes between the origin and the path.
+    let (origin, base) = split_origin(&public_url);
     Ok(Resolved {
         issuer,
         jwks_url,
-        resource_metadata_url: format!("{public_url}/.well-known/oauth-protected-resource/mcp"),
+        resource_metadata_url: format!("{origin}/.well-known/oauth-protected-resource{base}/mcp"),
         resource,
         authorization_servers,
         audience: config.audience,
@@ -359,6 +375,32 @@ mod tests {
         assert!(
             e.contains("CLERK_PUBLISHABLE_KEY") && e.contains("--dev"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn clerk_chosen_without_its_key_names_the_key() {
+        let mut c = with_public(AuthConfig::default());
+        c.provider = Some(Provider::Clerk);
+        let e = resolve(&c, false).unwrap_err().to_string();
+        assert!(e.contains("auth.clerk.publishable_key"), "{e}");
+    }
+
+    #[test]
+    fn under_a_path_the_metadata_url_puts_the_well_known_segment_first() {
+        let c = AuthConfig {
+            public_url: Some("https://app.example.com/tools".into()),
+            ..Default::default()
+        };
+        let r = resolve(&c, true).unwrap();
+        assert_eq!(r.resource, "https://app.example.com/tools/mcp");
+        assert_eq!(
+            r.resource_metadata_url,
+            "https://app.example.com/.well-known/oauth-protected-resource/tools/mcp"
+        );
+        assert_eq!(
+            split_origin("http://127.0.0.1:3001"),
+            ("http://127.0.0.1:3001", "")
         );
     }
 

@@ -1,6 +1,8 @@
 //! Command-line parsing and dispatch.
 
+mod audit;
 mod call;
+mod config;
 mod inspect;
 mod serve;
 mod token;
@@ -43,6 +45,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a bearer token from the development issuer (for `serve --dev`).
     Token(token::TokenArgs),
+    /// Read the audit trail of tool calls (who, which tool and version,
+    /// allowed or not and why, outcome, duration), newest first.
+    Audit(audit::AuditArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -93,7 +101,9 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
 }
 
 /// Logs go to stderr (stdout carries results, or the stdio transport).
-/// `TOOLHOST_LOG` takes a filter such as `debug` or `toolhost=debug`.
+/// `TOOLHOST_LOG` takes a filter such as `debug` or `toolhost=debug`;
+/// `TOOLHOST_LOG_FORMAT=json` writes one JSON object per line (with the
+/// fields of the current span, e.g. the call's tool, version and subject).
 fn init_logging(serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if serving {
@@ -103,10 +113,13 @@ fn init_logging(serving: bool) {
     };
     let filter =
         EnvFilter::try_from_env("TOOLHOST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match std::env::var("TOOLHOST_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(true).try_init(),
+        _ => builder.try_init(),
+    };
 }
 
 /// Parse the command line and run it.
@@ -118,6 +131,8 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Config(command) => config::run(command),
     };
     ExitCode::from(code)
 }

@@ -138,6 +138,8 @@ impl PluginDir {
                     .collect();
                 for path in removed {
                     self.files.remove(&path);
+                    metrics::counter!("toolhost_plugin_loads_total", "outcome" => "removed")
+                        .increment(1);
                     tracing::info!(path = %path.display(), "plugin file removed");
                 }
                 let now = SystemTime::now();
@@ -203,6 +205,8 @@ impl PluginDir {
             match outcome {
                 Outcome::Unchanged => {}
                 Outcome::Loaded(plugin, hash) => {
+                    metrics::counter!("toolhost_plugin_loads_total", "outcome" => "loaded")
+                        .increment(1);
                     tracing::info!(
                         path = %path.display(), tool = plugin.name(), version = plugin.version(),
                         cache = ?plugin.load_report().cache,
@@ -213,6 +217,8 @@ impl PluginDir {
                     state.good = Some(plugin);
                 }
                 Outcome::Failed(reason) => {
+                    metrics::counter!("toolhost_plugin_loads_total", "outcome" => "failed")
+                        .increment(1);
                     state.hash = None;
                     state.problem = Some(reason.clone());
                     match &state.good {

@@ -148,6 +148,23 @@ pub enum CallError {
     },
 }
 
+impl CallError {
+    /// A short name of the kind of failure, for metrics and the audit
+    /// trail: `invalid_arguments`, `tool_error`, `timeout`, `memory_limit`,
+    /// `trap`, `invalid_output` or `instantiate`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::InvalidArguments { .. } => "invalid_arguments",
+            CallError::Tool { .. } => "tool_error",
+            CallError::Timeout { .. } => "timeout",
+            CallError::MemoryLimit { .. } => "memory_limit",
+            CallError::Trap { .. } => "trap",
+            CallError::InvalidOutput { .. } => "invalid_output",
+            CallError::Instantiate { .. } => "instantiate",
+        }
+    }
+}
+
 /// Errors building a [`Runtime`](super::Runtime).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

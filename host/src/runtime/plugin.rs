@@ -334,9 +334,11 @@ impl Plugin {
             },
             request_id: request_id.to_owned(),
         };
-        let outcome = inner
-            .pre
-            .instantiate(&mut store)
+        let instantiating = Instant::now();
+        let instance = inner.pre.instantiate(&mut store);
+        metrics::histogram!("toolhost_instantiate_seconds", "tool" => inner.info.name.clone())
+            .record(instantiating.elapsed().as_secs_f64());
+        let outcome = instance
             .map_err(|e| CallError::Instantiate {
                 tool: self.name().to_owned(),
                 reason: format!("{e:#}"),

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) fn mcp_router(
     shared: Arc<McpShared>,
     server: &ServerConfig,
+    base: &str,
     sessions: &CancellationToken,
 ) -> Router {
     let mut config = StreamableHttpServerConfig::default()
@@ -35,7 +36,7 @@ pub(crate) fn mcp_router(
         config,
     );
     Router::new()
-        .nest_service("/mcp", service)
+        .nest_service(&format!("{base}/mcp"), service)
         .layer(axum::middleware::from_fn_with_state(
             server.max_body_bytes,
             json_rpc_errors,

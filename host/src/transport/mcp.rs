@@ -6,6 +6,7 @@
 //! configuration.
 
 use crate::admission::Admission;
+use crate::audit::{AuditLog, AuditRecord};
 use crate::config::Config;
 use crate::native::{self, NativeCall, NativeTool};
 use crate::policy;
@@ -58,6 +59,8 @@ pub(crate) struct McpShared {
     native: RwLock<BTreeMap<String, Arc<dyn NativeTool>>>,
     /// The store native tools use (plugins reach it through the runtime).
     store: Store,
+    /// Where decisions are recorded, unless auditing is off.
+    audit: Option<Arc<AuditLog>>,
     /// Sessions of the older, initialize-based revisions; told of changes
     /// through their peer.
     peers: Mutex<Vec<Peer<RoleServer>>>,
@@ -71,25 +74,33 @@ struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
     fn enter(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
+        let now = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        metrics::gauge!("toolhost_calls_in_flight").set(now as f64);
         InFlight(counter.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let now = self.0.fetch_sub(1, Ordering::SeqCst) - 1;
+        metrics::gauge!("toolhost_calls_in_flight").set(now as f64);
     }
 }
 
 impl McpShared {
-    pub(crate) fn new(registry: Registry, config: Arc<Config>, store: Store) -> Arc<Self> {
+    pub(crate) fn new(
+        registry: Registry,
+        config: Arc<Config>,
+        store: Store,
+        audit: Option<Arc<AuditLog>>,
+    ) -> Arc<Self> {
         Arc::new(McpShared {
             registry,
             admission: Admission::new(config.clone()),
             config,
             native: RwLock::new(BTreeMap::new()),
             store,
+            audit,
             peers: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -117,6 +128,26 @@ impl McpShared {
         match native.get(name) {
             Some(tool) => Some(Target::Native(tool.clone())),
             None => self.registry.get(name).map(Target::Plugin),
+        }
+    }
+
+    /// Count the call, close its span's fields and append it to the audit
+    /// trail. `known` says whether the tool exists (only then is its name a
+    /// metric label: unknown names come from clients).
+    fn finish(&self, span: &tracing::Span, mut audit: AuditRecord, outcome: &str, known: bool) {
+        audit.outcome = outcome.to_owned();
+        span.record("decision", audit.decision.as_str());
+        span.record("outcome", outcome);
+        span.record("duration_us", audit.duration_us);
+        let tool = if known {
+            audit.tool.clone()
+        } else {
+            "(unknown)".to_owned()
+        };
+        metrics::counter!("toolhost_tool_calls_total", "tool" => tool, "outcome" => outcome.to_owned())
+            .increment(1);
+        if let Some(log) = &self.audit {
+            log.record(audit);
         }
     }
 
@@ -261,53 +292,99 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let Some(target) = self.shared.target(name) else {
-            tracing::info!(tool = name, subject = %principal.subject, reason = "unknown tool", "call rejected");
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool: {name:?}"),
-                None,
-            ));
-        };
         let request_id = format!(
             "{}-{}",
             std::process::id(),
             self.shared.next_request.fetch_add(1, Ordering::Relaxed)
         );
+        let span = tracing::info_span!(
+            "tool_call",
+            tool = name,
+            request_id,
+            subject = %principal.subject,
+            version = tracing::field::Empty,
+            decision = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let mut audit = AuditRecord {
+            at_ms: AuditRecord::now_ms(),
+            request_id: request_id.clone(),
+            subject: principal.subject.clone(),
+            client_id: principal.client_id.clone(),
+            // Bounded: the name comes from the client.
+            tool: name.chars().take(128).collect(),
+            version: None,
+            decision: "rejected".into(),
+            reason: None,
+            outcome: String::new(),
+            duration_us: 0,
+            arguments: self
+                .shared
+                .config
+                .audit
+                .include_arguments
+                .then(|| arguments.to_string()),
+        };
+        let Some(target) = self.shared.target(name) else {
+            let _entered = span.enter();
+            tracing::info!(reason = "unknown tool", "call rejected");
+            audit.reason = Some("unknown tool".into());
+            self.shared.finish(&span, audit, "unknown_tool", false);
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {name:?}"),
+                None,
+            ));
+        };
+        audit.version = Some(target.version().to_owned());
+        span.record("version", target.version());
         if let Err(denied) = policy::authorize(&principal, name, self.roles_for(target.info())) {
-            tracing::warn!(tool = name, subject = %principal.subject, reason = %denied, "call denied");
+            let _entered = span.enter();
+            tracing::warn!(reason = %denied, "call denied");
+            audit.decision = "denied".into();
+            audit.reason = Some(denied.to_string());
+            self.shared.finish(&span, audit, "denied", true);
             let error = CallError::Tool {
                 tool: name.to_owned(),
                 error: ToolError::Forbidden(denied.to_string()),
             };
             return Ok(result::failure(&error).into());
         }
-        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let _in_flight = InFlight::enter(&self.shared.in_flight);
         let _admitted = match self.shared.admission.admit(&principal.subject, name).await {
             Ok(admitted) => admitted,
             Err(rejection) => {
-                tracing::warn!(tool = name, subject = %principal.subject, request_id, reason = rejection.reason(), "call rejected: {rejection}");
+                let _entered = span.enter();
+                tracing::warn!(reason = rejection.reason(), "call rejected: {rejection}");
+                audit.reason = Some(rejection.to_string());
+                self.shared.finish(&span, audit, rejection.reason(), true);
                 return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                     "{name}: {rejection}"
                 ))])
                 .into());
             }
         };
+        audit.decision = "allowed".into();
         let limits = self.shared.config.limits_for(name);
         let started = std::time::Instant::now();
         let version = target.version().to_owned();
         let outcome = {
             let request_id = request_id.clone();
             let store = self.shared.store.clone();
-            tokio::task::spawn_blocking(move || match target {
-                Target::Plugin(plugin) => {
-                    plugin.call_with_limits(&principal, &request_id, &arguments, &limits)
+            let span = span.clone();
+            tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                match target {
+                    Target::Plugin(plugin) => {
+                        plugin.call_with_limits(&principal, &request_id, &arguments, &limits)
+                    }
+                    Target::Native(tool) => native::run(
+                        &*tool,
+                        &NativeCall::new(&principal, &request_id, &store),
+                        &arguments,
+                    ),
                 }
-                Target::Native(tool) => native::run(
-                    &*tool,
-                    &NativeCall::new(&principal, &request_id, &store),
-                    &arguments,
-                ),
             })
             .await
             .unwrap_or_else(|e| {
@@ -318,13 +395,22 @@ impl ServerHandler for McpHandler {
                 })
             })
         };
-        let elapsed_us = started.elapsed().as_micros() as u64;
-        match &outcome {
-            Ok(_) => tracing::debug!(tool = name, version, request_id, elapsed_us, "call ok"),
-            Err(e) => {
-                tracing::info!(tool = name, version, request_id, elapsed_us, error = %e, "call failed")
+        let elapsed = started.elapsed();
+        audit.duration_us = elapsed.as_micros() as u64;
+        let kind = match &outcome {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        {
+            let _entered = span.enter();
+            match &outcome {
+                Ok(_) => tracing::debug!("call ok"),
+                Err(e) => tracing::info!(error = %e, "call failed"),
             }
         }
+        metrics::histogram!("toolhost_tool_call_duration_seconds", "tool" => name.to_owned())
+            .record(elapsed.as_secs_f64());
+        self.shared.finish(&span, audit, kind, true);
         Ok(result::from_outcome(outcome).into())
     }
 

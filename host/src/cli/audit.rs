@@ -1,0 +1,108 @@
+//! `toolhost audit`: read the audit trail of tool calls.
+
+use super::{EXIT_OK, EXIT_USAGE};
+use std::path::PathBuf;
+use std::time::Duration;
+use toolhost::audit::{self, AuditLog, AuditQuery, AuditRecord};
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// The server's data directory (where `audit.db` is) [default: the
+    /// configuration's storage.data_dir, else .toolhost].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The server's configuration file, for its data directory.
+    #[arg(long, env = "TOOLHOST_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Only calls by this subject.
+    #[arg(long)]
+    subject: Option<String>,
+    /// Only calls of this tool.
+    #[arg(long)]
+    tool: Option<String>,
+    /// Only calls since this long ago (`90s`, `15m`, `2h`, `7d`) or this
+    /// RFC 3339 time (`2026-11-22T10:00:00Z`).
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Only `allowed`, `denied` or `rejected` calls.
+    #[arg(long, value_parser = ["allowed", "denied", "rejected"])]
+    decision: Option<String>,
+    /// At most this many records, newest first.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `since` as milliseconds since the epoch.
+fn since_ms(since: &str) -> Result<i64, String> {
+    if let Ok(ago) = humantime::parse_duration(since) {
+        return Ok(AuditRecord::now_ms() - ago.as_millis() as i64);
+    }
+    humantime::parse_rfc3339_weak(since)
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_millis() as i64
+        })
+        .map_err(|_| {
+            format!("--since {since:?}: not a duration like 15m or 2h, nor a time like 2026-11-22T10:00:00Z")
+        })
+}
+
+pub fn run(args: AuditArgs) -> u8 {
+    let since = match args.since.as_deref().map(since_ms).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("toolhost audit: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let query = AuditQuery {
+        subject: args.subject,
+        tool: args.tool,
+        since_ms: since,
+        decision: args.decision,
+        limit: args.limit,
+    };
+    let data = match args.data {
+        Some(dir) => dir,
+        None => match toolhost::Config::load(args.config.as_deref()) {
+            Ok(config) => config.storage.data_dir,
+            Err(e) => {
+                eprintln!("toolhost audit: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let records = match audit::query(&AuditLog::path_in(&data), &query) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("toolhost audit: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    for r in &records {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(r.at_ms.max(0) as u64);
+        println!(
+            "{}  {:<8}  {:<20} {:<16} {:<12} {:<18} {:>9} µs  {}",
+            humantime::format_rfc3339_millis(at),
+            r.decision,
+            r.subject,
+            r.tool,
+            r.version.as_deref().unwrap_or("-"),
+            r.outcome,
+            r.duration_us,
+            r.reason.as_deref().unwrap_or(""),
+        );
+    }
+    if records.is_empty() && !args.json {
+        eprintln!("toolhost audit: no records match");
+    }
+    EXIT_OK
+}
