@@ -68,7 +68,7 @@ async fn load(
 /// as a native tool in the same host, at concurrency 1, 16 and 64: session
 /// clients on their own connections, JWT verified on every request.
 pub async fn throughput() -> anyhow::Result<()> {
-    // BENCH_KEEP_RESIDENT and BENCH_PAGEMAP (0/1) try other runtime settings.
+    // BENCH_KEEP_RESIDENT, BENCH_PAGEMAP and BENCH_AUDIT (0/1) try other settings.
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |c| {
         if let Some(bytes) = env("BENCH_KEEP_RESIDENT") {
@@ -76,6 +76,9 @@ pub async fn throughput() -> anyhow::Result<()> {
         }
         if let Some(on) = env("BENCH_PAGEMAP") {
             c.runtime.pagemap_scan = on == 1;
+        }
+        if let Some(on) = env("BENCH_AUDIT") {
+            c.audit.enabled = on == 1;
         }
     })
     .await;
