@@ -231,3 +231,79 @@ fn sigterm_lets_a_call_in_flight_finish_and_exits_0() {
     assert!(text.contains("timed out after 1.5s"), "{text}");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
+
+#[test]
+fn json_logs_carry_the_call_span_and_metrics_serve_on_the_admin_address() {
+    let dir = tempfile::tempdir().unwrap();
+    plugins_dir(dir.path(), &[NOTES_LIST]);
+    let (port, admin) = (free_port(), free_port());
+    let config = dir.path().join("toolhost.toml");
+    std::fs::write(
+        &config,
+        format!("[metrics]\nlisten = \"127.0.0.1:{admin}\"\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = bin()
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--plugins")
+        .arg(dir.path().join("plugins"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("TOOLHOST_LOG_FORMAT", "json")
+        .env("TOOLHOST_LOG", "info,toolhost=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("http://127.0.0.1:{admin}/metrics"))
+        .send()
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the admin address never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = token(dir.path(), "alice");
+    let listed = call(&client, port, &token, "notes_list", json!({})).expect("an answer");
+    assert_eq!(listed["isError"], false, "{listed}");
+    let metrics = client
+        .get(format!("http://127.0.0.1:{admin}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"toolhost_tool_calls_total{tool="notes_list",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+    let main = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .unwrap();
+    assert_eq!(main.status(), 404, "metrics are only on the admin address");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    let in_call = lines
+        .iter()
+        .find(|l| l["span"]["name"] == "tool_call")
+        .unwrap_or_else(|| panic!("no line inside a tool_call span:\n{text}"));
+    assert_eq!(in_call["span"]["tool"], "notes_list");
+    assert_eq!(in_call["span"]["subject"], "alice");
+    assert!(!text.contains(&token), "a token reached the log");
+}
