@@ -363,6 +363,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CLERK_FRONTEND_API_URL", "auth.clerk.frontend_api_url"),
     ("CLERK_API_URL", "auth.clerk.api_url"),
     ("TOOLHOST_OIDC_ISSUER", "auth.oidc.issuer"),
+    ("TOOLHOST_AUTH_PROXY", "auth.proxy (true/false)"),
+    ("CLERK_OAUTH_CLIENT_ID", "auth.upstream.client_id"),
+    ("CLERK_OAUTH_CLIENT_SECRET", "auth.upstream.client_secret"),
+    ("TOOLHOST_PROXY_SECRET", "auth.issue.secret"),
 ];
 
 impl Config {
@@ -447,6 +451,86 @@ impl Config {
         Ok(crate::auth::settings::split_origin(&url).1.to_owned())
     }
 
+    /// The OAuth proxy's settings, when it is on.
+    fn validate_proxy(&self) -> Result<(), ConfigError> {
+        let auth = &self.auth;
+        if !auth.proxy {
+            return Ok(());
+        }
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: key.into(),
+            reason,
+        };
+        if self.dev.enabled {
+            return Err(invalid(
+                "auth.proxy (TOOLHOST_AUTH_PROXY)",
+                "cannot be on in development mode (--dev): the proxy signs users in at the \
+                 identity provider; turn one of them off"
+                    .into(),
+            ));
+        }
+        if auth.provider().is_none() {
+            return Err(invalid(
+                "auth.proxy (TOOLHOST_AUTH_PROXY)",
+                "needs an upstream identity provider: set CLERK_PUBLISHABLE_KEY or \
+                 CLERK_FRONTEND_API_URL (Clerk), or TOOLHOST_OIDC_ISSUER"
+                    .into(),
+            ));
+        }
+        match auth.upstream.client_id.as_deref().map(str::trim) {
+            None | Some("") => {
+                return Err(invalid(
+                    "auth.upstream.client_id (CLERK_OAUTH_CLIENT_ID)",
+                    "must be set when auth.proxy is on: the client id of the OAuth application \
+                     registered at the identity provider, whose redirect URI is \
+                     <MCP_ISSUER_URL>/oauth/callback"
+                        .into(),
+                ));
+            }
+            Some(_) => {}
+        }
+        let secret = auth.issue.secret.expose();
+        if !secret.is_empty() && secret.len() < 32 {
+            return Err(invalid(
+                "auth.issue.secret (TOOLHOST_PROXY_SECRET)",
+                format!("is {} characters; at least 32 are needed", secret.len()),
+            ));
+        }
+        for (key, value) in [
+            ("auth.issue.access_token_secs", auth.issue.access_token_secs),
+            (
+                "auth.issue.refresh_token_secs",
+                auth.issue.refresh_token_secs,
+            ),
+            ("auth.issue.code_secs", auth.issue.code_secs),
+            (
+                "auth.issue.authorization_secs",
+                auth.issue.authorization_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0".into()));
+            }
+        }
+        for (key, url) in [
+            (
+                "auth.upstream.authorization_endpoint",
+                &auth.upstream.authorization_endpoint,
+            ),
+            (
+                "auth.upstream.token_endpoint",
+                &auth.upstream.token_endpoint,
+            ),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid(key, format!("{url:?} is not an http(s) URL")));
+            }
+        }
+        Ok(())
+    }
+
     /// Check values no parser can: limits, role names, the principal.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, reason: &str| ConfigError::Invalid {
@@ -485,6 +569,13 @@ impl Config {
             }
         };
         check_rate("rate_limit.burst", &self.rate_limit)?;
+        if self.auth.jwks_min_ttl_secs > self.auth.jwks_max_ttl_secs {
+            return Err(invalid(
+                "auth.jwks_min_ttl_secs",
+                "must not exceed auth.jwks_max_ttl_secs",
+            ));
+        }
+        self.validate_proxy()?;
         if self.stdio.principal.subject.trim().is_empty() {
             return Err(invalid("stdio.principal.subject", "must not be empty"));
         }
@@ -568,6 +659,51 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, Path::new("toolhost.toml"))
+    }
+
+    #[test]
+    fn the_proxy_names_what_it_misses() {
+        let error = |text: &str, env: &[(&str, &str)]| {
+            let mut config = parse(text).unwrap();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            config
+                .apply_env(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                .unwrap();
+            config.validate().err().map(|e| e.to_string())
+        };
+        let clerk = "[auth]\nproxy = true\n[auth.clerk]\nfrontend_api_url = \"https://clerk.example.com\"\n";
+        let e = error(clerk, &[]).unwrap();
+        assert!(e.contains("CLERK_OAUTH_CLIENT_ID"), "{e}");
+        assert!(error(clerk, &[("CLERK_OAUTH_CLIENT_ID", "app_1")]).is_none());
+        let e = error("", &[("TOOLHOST_AUTH_PROXY", "true")]).unwrap();
+        assert!(e.contains("upstream identity provider"), "{e}");
+        let e = error(
+            clerk,
+            &[
+                ("CLERK_OAUTH_CLIENT_ID", "app_1"),
+                ("TOOLHOST_PROXY_SECRET", "short"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            e.contains("TOOLHOST_PROXY_SECRET") && e.contains("32"),
+            "{e}"
+        );
+        let e = error(
+            &format!("{clerk}[auth.issue]\ncode_secs = 0\n"),
+            &[("CLERK_OAUTH_CLIENT_ID", "app_1")],
+        )
+        .unwrap();
+        assert!(e.contains("auth.issue.code_secs"), "{e}");
+        let e = error(
+            "[auth]\njwks_min_ttl_secs = 10\njwks_max_ttl_secs = 5\n",
+            &[],
+        )
+        .unwrap();
+        assert!(e.contains("auth.jwks_min_ttl_secs"), "{e}");
     }
 
     #[test]

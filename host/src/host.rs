@@ -41,6 +41,7 @@
 use crate::audit::AuditLog;
 use crate::auth::{self, Authenticator, RoleResolver, dev::DevIssuer};
 use crate::config::Config;
+use crate::proxy::OAuthProxy;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::storage::{SqliteStore, Store};
@@ -76,6 +77,9 @@ pub enum HostError {
     /// The development issuer's key is unusable.
     #[error(transparent)]
     DevIssuer(#[from] auth::dev::DevIssuerError),
+    /// The OAuth proxy cannot start.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(String),
@@ -98,6 +102,8 @@ pub struct Host {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The audit trail, when on.
     audit: Option<Arc<AuditLog>>,
+    /// The OAuth proxy, when on.
+    proxy: Option<Arc<OAuthProxy>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -145,6 +151,17 @@ impl Host {
         let auth = match (config.auth.provider(), &dev_issuer) {
             (None, None) => None,
             _ => Some(auth::build(&config.auth, dev_issuer.as_deref(), roles)?),
+        };
+        // With the proxy, requests carry the proxy's tokens; the provider's
+        // verifier is the proxy's, to learn who signed in upstream.
+        let (auth, proxy) = match (config.auth.proxy, auth) {
+            (true, Some(upstream)) => {
+                let endpoints =
+                    crate::proxy::upstream_endpoints(&config, upstream.issuer()).await?;
+                let (proxy, verifier) = OAuthProxy::open(&config, upstream, endpoints)?;
+                (Some(verifier), Some(proxy))
+            }
+            (_, auth) => (auth, None),
         };
         let config = Arc::new(config);
         let store = Store::new(SqliteStore::open_dir(
@@ -237,7 +254,13 @@ impl Host {
             sessions: CancellationToken::new(),
             metrics,
             audit,
+            proxy,
         })
+    }
+
+    /// The OAuth proxy, when `auth.proxy` is on.
+    pub fn oauth_proxy(&self) -> Option<&Arc<OAuthProxy>> {
+        self.proxy.as_ref()
     }
 
     /// `GET /metrics` alone, to mount where the embedder wants it; `None`
@@ -311,6 +334,9 @@ impl Host {
         let mut router = auth::layer::require_auth(mcp, auth.clone(), scopes)
             .merge(auth::layer::metadata_router(auth, &base))
             .merge(self.health_router(&base));
+        if let Some(proxy) = &self.proxy {
+            router = router.merge(proxy.router());
+        }
         if self.config.metrics.listen.is_none()
             && let Some(handle) = self.metrics.clone()
         {

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod native;
 pub mod policy;
 pub mod principal;
+pub mod proxy;
 pub mod registry;
 pub mod result;
 pub mod runtime;

@@ -61,7 +61,12 @@ pub struct ClerkBackend {
     /// Verified opaque tokens by SHA-256 (never the token itself), until
     /// they expire.
     opaque: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+    /// OAuth client ids looked up, with the answer.
+    clients: Mutex<HashMap<String, (Instant, bool)>>,
 }
+
+/// Most client ids remembered; the cache is emptied when it would grow past.
+const CLIENTS_CACHE_MAX: usize = 10_000;
 
 /// How long a verified opaque token is trusted without asking again, at most.
 const OPAQUE_CACHE_MAX: Duration = Duration::from_secs(300);
@@ -74,7 +79,59 @@ impl ClerkBackend {
             client,
             cache: Mutex::new(HashMap::new()),
             opaque: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `client_id` is one of the instance's OAuth applications. The
+    /// Backend API has no filter by client id (an unknown parameter is
+    /// ignored and every application comes back), so the id is searched
+    /// with `name_query` and must match exactly. Answers are cached for the
+    /// roles cache's lifetime.
+    pub async fn client_exists(&self, client_id: &str) -> Result<bool, String> {
+        if client_id.is_empty() || client_id.len() > 256 {
+            return Ok(false);
+        }
+        if let Some((at, known)) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(client_id)
+            && at.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(*known);
+        }
+        let url = format!("{}/v1/oauth_applications", self.settings.api_url);
+        let response = self
+            .client
+            .get(&url)
+            .query(&[("name_query", client_id), ("limit", "100")])
+            .bearer_auth(self.settings.secret_key.expose())
+            .send()
+            .await
+            .map_err(|e| format!("GET /v1/oauth_applications: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "GET /v1/oauth_applications: HTTP {}",
+                response.status()
+            ));
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("GET /v1/oauth_applications: {e}"))?;
+        // `{"data": [...], "total_count": n}`, or a bare list.
+        let apps = body.get("data").unwrap_or(&body).as_array();
+        let known = apps
+            .into_iter()
+            .flatten()
+            .any(|app| app.get("client_id").and_then(Value::as_str) == Some(client_id));
+        let mut cache = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CLIENTS_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(client_id.to_owned(), (Instant::now(), known));
+        Ok(known)
     }
 
     /// Verify an opaque OAuth access token (`oat_…`) with the Backend API;
@@ -93,7 +150,7 @@ impl ClerkBackend {
             return Ok(principal.clone());
         }
         let url = format!(
-            "{}/oauth_applications/access_tokens/verify",
+            "{}/v1/oauth_applications/access_tokens/verify",
             self.settings.api_url
         );
         let response = self

@@ -70,7 +70,12 @@ impl std::fmt::Debug for DevIssuer {
 impl DevIssuer {
     /// Load the key from `data_dir`, creating it if there is none.
     pub fn open(data_dir: &Path) -> Result<Self, DevIssuerError> {
-        let path = data_dir.join(KEY_FILE);
+        Self::open_key(&data_dir.join(KEY_FILE))
+    }
+
+    /// Load the P-256 key at `path`, creating it (mode 0600) if there is none.
+    pub(crate) fn open_key(path: &Path) -> Result<Self, DevIssuerError> {
+        let path = path.to_path_buf();
         let key_err = |reason: String| DevIssuerError::Key {
             path: path.clone(),
             reason,
@@ -83,7 +88,9 @@ impl DevIssuer {
                     &SystemRandom::new(),
                 )
                 .map_err(|_| key_err("key generation failed".into()))?;
-                std::fs::create_dir_all(data_dir).map_err(|e| key_err(e.to_string()))?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| key_err(e.to_string()))?;
+                }
                 write_private(&path, doc.as_ref()).map_err(|e| key_err(e.to_string()))?;
                 doc.as_ref().to_vec()
             }
@@ -115,15 +122,21 @@ impl DevIssuer {
         &self.jwks
     }
 
+    /// Sign `claims` as an access token (`typ: at+jwt`, ES256, this key's `kid`).
+    pub(crate) fn sign(&self, claims: &serde_json::Value) -> Result<String, DevIssuerError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| DevIssuerError::Sign(e.to_string()))
+    }
+
     /// Sign an access token (`typ: at+jwt`, ES256).
     pub fn token(&self, request: &TokenRequest) -> Result<String, DevIssuerError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(self.kid.clone());
         let claims = json!({
             "iss": DEV_ISSUER,
             "sub": request.subject,
@@ -136,8 +149,7 @@ impl DevIssuer {
             "exp": now + request.ttl.as_secs(),
             "jti": hex::encode(rand_bytes()),
         });
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| DevIssuerError::Sign(e.to_string()))
+        self.sign(&claims)
     }
 }
 
@@ -148,7 +160,7 @@ fn rand_bytes() -> [u8; 16] {
     b
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -18,7 +18,8 @@ pub(crate) mod settings;
 
 pub use clerk::{ClerkBackend, publishable_key_host};
 pub use settings::{
-    AudiencePolicy, AuthConfig, AuthConfigError, ClerkConfig, OidcConfig, Provider, Secret,
+    AudiencePolicy, AuthConfig, AuthConfigError, ClerkConfig, IssueConfig, OidcConfig, Provider,
+    Secret, UpstreamConfig,
 };
 
 use crate::Principal;
@@ -72,6 +73,12 @@ pub enum AuthError {
     /// The token lacks scopes this request needs.
     #[error("insufficient scope: needs {}", .0.join(" "))]
     InsufficientScope(Vec<String>),
+    /// The token was revoked (its grant ended, or its code was replayed).
+    #[error("token revoked")]
+    Revoked,
+    /// The token's OAuth client is not one of the identity provider's.
+    #[error("unknown client: {0}")]
+    UnknownClient(String),
 }
 
 impl AuthError {
@@ -91,6 +98,8 @@ impl AuthError {
             AuthError::Claims(_) => "claims",
             AuthError::KeysUnavailable(_) => "keys_unavailable",
             AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::Revoked => "revoked",
+            AuthError::UnknownClient(_) => "unknown_client",
         }
     }
 }
@@ -105,6 +114,9 @@ pub trait RoleResolver: Send + Sync + 'static {
     fn roles<'a>(&'a self, principal: &'a Principal) -> RolesFuture<'a>;
 }
 
+/// Says whether a token, by its SHA-256, has been revoked.
+pub type RevocationCheck = Arc<dyn Fn(&[u8; 32]) -> bool + Send + Sync>;
+
 /// Verifies bearer tokens for one configured issuer.
 pub struct Authenticator {
     settings: settings::Resolved,
@@ -113,6 +125,10 @@ pub struct Authenticator {
     /// Clerk's Backend API, for opaque `oat_` tokens.
     clerk: Option<Arc<ClerkBackend>>,
     verified: VerifiedTokens,
+    /// Consulted on every request, cached verifications included.
+    revoked: Option<RevocationCheck>,
+    /// Require the token's client to be an OAuth application in Clerk.
+    check_clerk_client: bool,
 }
 
 /// Recently verified JWTs by SHA-256 (never the token itself), so a client
@@ -203,6 +219,11 @@ impl Authenticator {
         } else {
             use sha2::Digest;
             let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+            if let Some(revoked) = &self.revoked
+                && revoked(&key)
+            {
+                return Err(AuthError::Revoked);
+            }
             match self.verified.get(&key) {
                 Some(principal) => principal,
                 None => {
@@ -212,6 +233,16 @@ impl Authenticator {
                 }
             }
         };
+        if self.check_clerk_client
+            && let Some(clerk) = &self.clerk
+        {
+            let client = principal.client_id.clone().unwrap_or_default();
+            match clerk.client_exists(&client).await {
+                Ok(true) => {}
+                Ok(false) => return Err(AuthError::UnknownClient(client)),
+                Err(e) => return Err(AuthError::KeysUnavailable(e)),
+            }
+        }
         if let Some(resolver) = &self.resolver {
             match resolver.roles(&principal).await {
                 Ok(roles) => claims::merge_roles(&mut principal, roles),
@@ -231,6 +262,27 @@ impl Authenticator {
             return Err(AuthError::InsufficientScope(missing));
         }
         Ok(principal)
+    }
+
+    /// Verify a token of the identity provider for the OAuth proxy: the
+    /// principal its claims describe, without the role resolver (it runs
+    /// again on every request) and without the required scopes (the proxy
+    /// grants those).
+    pub(crate) async fn verify_upstream(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.starts_with("oat_") {
+            let clerk = self.clerk.as_ref().ok_or_else(|| {
+                AuthError::Malformed(
+                    "an opaque Clerk token, but no CLERK_SECRET_KEY to verify it with".into(),
+                )
+            })?;
+            return clerk.verify_opaque(token).await.map_err(AuthError::Claims);
+        }
+        Ok(self.verify_jwt(token).await?.0)
+    }
+
+    /// The issuer whose tokens this verifies.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
     }
 
     /// Verify a JWT; the principal and its `exp`.
@@ -352,6 +404,12 @@ pub fn build(
         .clerk_backend
         .clone()
         .map(|b| Arc::new(ClerkBackend::new(b, http_client())));
+    if config.check_clerk_client && clerk.is_none() {
+        return Err(AuthConfigError {
+            key: "auth.check_clerk_client".into(),
+            reason: "needs Clerk's Backend API: set CLERK_SECRET_KEY".into(),
+        });
+    }
     let resolver = resolver.or_else(|| clerk.clone().map(|c| c as Arc<dyn RoleResolver>));
     Ok(Arc::new(Authenticator {
         settings,
@@ -359,7 +417,36 @@ pub fn build(
         resolver,
         clerk,
         verified: VerifiedTokens::default(),
+        revoked: None,
+        check_clerk_client: config.check_clerk_client && !config.proxy,
     }))
+}
+
+/// The verifier of the OAuth proxy's own access tokens: issuer `issuer`
+/// (this server), keys `keys` (the proxy's), the audience always this
+/// resource, roles also from `upstream`'s resolver, and `revoked` consulted
+/// on every request.
+pub(crate) fn build_for_proxy(
+    upstream: &Authenticator,
+    issuer: &str,
+    keys: &jsonwebtoken::jwk::JwkSet,
+    revoked: RevocationCheck,
+) -> Arc<Authenticator> {
+    let mut settings = upstream.settings.clone();
+    settings.issuer = issuer.to_owned();
+    settings.authorization_servers = vec![issuer.to_owned()];
+    settings.audience = AudiencePolicy::Resource;
+    settings.accept_session_tokens = false;
+    settings.role_claims = vec!["roles".into()];
+    Arc::new(Authenticator {
+        settings,
+        keys: JwksCache::fixed(keys),
+        resolver: upstream.resolver.clone(),
+        clerk: None,
+        verified: VerifiedTokens::default(),
+        revoked: Some(revoked),
+        check_clerk_client: false,
+    })
 }
 
 /// An authenticator for tokens of `issuer` signed by one of `keys`, a fixed
@@ -379,13 +466,31 @@ pub fn build_with_fixed_keys(
         resolver: None,
         clerk: None,
         verified: VerifiedTokens::default(),
+        revoked: None,
+        check_clerk_client: false,
     }))
+}
+
+/// What an issuer's metadata says about where things are.
+#[derive(Debug, Clone, Default)]
+pub struct IssuerMetadata {
+    /// `jwks_uri`.
+    pub jwks_uri: String,
+    /// `authorization_endpoint`, if published.
+    pub authorization_endpoint: Option<String>,
+    /// `token_endpoint`, if published.
+    pub token_endpoint: Option<String>,
 }
 
 /// Find an OIDC issuer's JWKS URL in its metadata: OpenID discovery, then
 /// RFC 8414 authorization server metadata. The document's `issuer` must be
 /// the configured issuer exactly.
 pub async fn discover_jwks_url(issuer: &str) -> Result<String, AuthConfigError> {
+    Ok(discover(issuer).await?.jwks_uri)
+}
+
+/// An OIDC issuer's metadata (see [`discover_jwks_url`]).
+pub async fn discover(issuer: &str) -> Result<IssuerMetadata, AuthConfigError> {
     let base = issuer.trim_end_matches('/');
     let client = http_client();
     let mut failures = Vec::new();
@@ -416,8 +521,13 @@ pub async fn discover_jwks_url(issuer: &str) -> Result<String, AuthConfigError> 
             failures.push(format!("{url}: its issuer is not {issuer:?}"));
             continue;
         }
-        if let Some(jwks) = doc.get("jwks_uri").and_then(Value::as_str) {
-            return Ok(jwks.to_owned());
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let Some(jwks_uri) = text("jwks_uri") {
+            return Ok(IssuerMetadata {
+                jwks_uri,
+                authorization_endpoint: text("authorization_endpoint"),
+                token_endpoint: text("token_endpoint"),
+            });
         }
         failures.push(format!("{url}: no jwks_uri"));
     }

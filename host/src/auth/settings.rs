@@ -91,6 +91,77 @@ pub struct OidcConfig {
     pub jwks_url: Option<String>,
 }
 
+/// `[auth.upstream]`: the operator's OAuth application at the identity
+/// provider, through which the OAuth proxy signs users in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The application's client id (env `CLERK_OAUTH_CLIENT_ID`).
+    pub client_id: Option<String>,
+    /// Its client secret (env `CLERK_OAUTH_CLIENT_SECRET`); without one the
+    /// proxy is a public client upstream (PKCE only).
+    pub client_secret: Secret,
+    /// Scopes asked of the provider.
+    pub scopes: Vec<String>,
+    /// Its authorization endpoint [default: `<frontend>/oauth/authorize` for
+    /// Clerk, discovered for OIDC].
+    pub authorization_endpoint: Option<String>,
+    /// Its token endpoint [default: `<frontend>/oauth/token` for Clerk,
+    /// discovered for OIDC].
+    pub token_endpoint: Option<String>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            client_id: None,
+            client_secret: Secret::default(),
+            scopes: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            authorization_endpoint: None,
+            token_endpoint: None,
+        }
+    }
+}
+
+/// `[auth.issue]`: what the OAuth proxy issues, and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IssueConfig {
+    /// Lifetime of the access tokens the proxy signs, in seconds.
+    pub access_token_secs: u64,
+    /// Lifetime of a grant and its refresh tokens, in seconds.
+    pub refresh_token_secs: u64,
+    /// Lifetime of an authorization code, in seconds.
+    pub code_secs: u64,
+    /// Time a user has to sign in upstream, in seconds.
+    pub authorization_secs: u64,
+    /// Client registrations accepted per minute (all callers together).
+    pub registrations_per_minute: u32,
+    /// Accept Client ID Metadata Documents at `http://` loopback URLs and
+    /// on private addresses: development only.
+    pub cimd_allow_private: bool,
+    /// The proxy's secret (env `TOOLHOST_PROXY_SECRET`, at least 32
+    /// characters): seals upstream refresh tokens and signs states
+    /// [default: a random key in `<data_dir>/oauth-proxy.key`].
+    pub secret: Secret,
+}
+
+impl Default for IssueConfig {
+    fn default() -> Self {
+        IssueConfig {
+            access_token_secs: 3600,
+            refresh_token_secs: 30 * 86_400,
+            code_secs: 120,
+            authorization_secs: 600,
+            registrations_per_minute: 30,
+            cimd_allow_private: false,
+            secret: Secret::default(),
+        }
+    }
+}
+
 /// `[auth]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -127,6 +198,17 @@ pub struct AuthConfig {
     pub clerk: ClerkConfig,
     /// Generic OIDC settings.
     pub oidc: OidcConfig,
+    /// Be the authorization server clients see (env `TOOLHOST_AUTH_PROXY`),
+    /// with the identity provider as its upstream: see `crate::proxy`.
+    pub proxy: bool,
+    /// The upstream application of the proxy.
+    pub upstream: UpstreamConfig,
+    /// What the proxy issues.
+    pub issue: IssueConfig,
+    /// In Clerk setups without the proxy: accept only tokens whose
+    /// `client_id` is an OAuth application of the Clerk instance, looked up
+    /// in the Backend API (needs `CLERK_SECRET_KEY`).
+    pub check_clerk_client: bool,
 }
 
 impl Default for AuthConfig {
@@ -147,6 +229,10 @@ impl Default for AuthConfig {
             filter_tools_list: true,
             clerk: ClerkConfig::default(),
             oidc: OidcConfig::default(),
+            proxy: false,
+            upstream: UpstreamConfig::default(),
+            issue: IssueConfig::default(),
+            check_clerk_client: false,
         }
     }
 }
@@ -189,6 +275,18 @@ impl AuthConfig {
         }
         if let Some(v) = set(lookup("TOOLHOST_OIDC_ISSUER")) {
             self.oidc.issuer = Some(v);
+        }
+        if let Some(v) = set(lookup("TOOLHOST_AUTH_PROXY")) {
+            self.proxy = matches!(v.trim(), "1" | "true" | "yes" | "on");
+        }
+        if let Some(v) = set(lookup("CLERK_OAUTH_CLIENT_ID")) {
+            self.upstream.client_id = Some(v);
+        }
+        if let Some(v) = set(lookup("CLERK_OAUTH_CLIENT_SECRET")) {
+            self.upstream.client_secret = Secret(v);
+        }
+        if let Some(v) = set(lookup("TOOLHOST_PROXY_SECRET")) {
+            self.issue.secret = Secret(v);
         }
     }
 
