@@ -4,6 +4,7 @@ pub use toolhost_test_artifacts as plugins;
 
 pub mod issuer;
 pub mod native;
+pub mod standin;
 
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;

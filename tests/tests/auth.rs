@@ -387,7 +387,7 @@ struct Backend {
     roles: std::sync::Mutex<Vec<String>>,
 }
 
-/// `POST /oauth_applications/access_tokens/verify`: `oat_valid` is alice's,
+/// `POST /v1/oauth_applications/access_tokens/verify`: `oat_valid` is alice's,
 /// `oat_revoked` is revoked, anything else is unknown.
 async fn verify(
     State(b): State<Arc<Backend>>,
@@ -439,7 +439,7 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
         .route("/v1/users/{id}", get(user))
         .route("/v1/users/{id}/organization_memberships", get(memberships))
         .route(
-            "/oauth_applications/access_tokens/verify",
+            "/v1/oauth_applications/access_tokens/verify",
             axum::routing::post(verify),
         )
         .with_state(backend.clone());
@@ -541,4 +541,64 @@ async fn oversized_bodies_get_413_and_foreign_hosts_403() {
         .await,
         0
     );
+}
+
+/// `GET /v1/oauth_applications`: like Clerk, ignores any filter but
+/// `name_query` (a substring search), and counts lookups.
+async fn applications(
+    State(lookups): State<Arc<AtomicUsize>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    lookups.fetch_add(1, Ordering::SeqCst);
+    let all = [
+        json!({"client_id": "test-client"}),
+        json!({"client_id": "test-client-2"}),
+    ];
+    let needle = q.get("name_query").cloned().unwrap_or_default();
+    let data: Vec<Value> = all
+        .into_iter()
+        .filter(|a| a["client_id"].as_str().unwrap().contains(&needle))
+        .collect();
+    axum::Json(json!({"data": data, "total_count": data.len()}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clerk_client_check_accepts_only_known_applications_exactly() {
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new()
+        .route("/v1/oauth_applications", get(applications))
+        .with_state(lookups.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let issuer = TestIssuer::start().await;
+    let frontend = issuer.url();
+    let server = TestServer::start(&[plugins::NOTES_LIST], move |c| {
+        c.dev.enabled = false;
+        c.auth.clerk.frontend_api_url = Some(frontend);
+        c.auth.clerk.api_url = Some(api);
+        c.auth.clerk.secret_key = Secret::from("sk_test_standin".to_owned());
+        c.auth.check_clerk_client = true;
+    })
+    .await;
+    let mut claims = issuer.claims("user_a");
+    claims["roles"] = json!(["member"]);
+    let known = bearer(&issuer.sign(&claims));
+    let (status, _, body) = call(&server, Some(&known), "notes_list", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    call(&server, Some(&known), "notes_list", json!({})).await;
+    assert_eq!(lookups.load(Ordering::SeqCst), 1, "cached");
+    // A substring of a known client's id is not a match.
+    for unknown in ["test", "someone-else"] {
+        claims["client_id"] = json!(unknown);
+        let token = bearer(&issuer.sign(&claims));
+        let (status, headers, _) = call(&server, Some(&token), "notes_list", json!({})).await;
+        assert_eq!(status, 401, "{unknown}");
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("unknown client")
+        );
+    }
 }

@@ -3,77 +3,9 @@
 //! client's own OAuth support: discovery from the 401, dynamic registration,
 //! authorization code + PKCE, then the tools, as three different users.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use toolhost::auth::AudiencePolicy;
-use toolhost_tests::{TestServer, plugins, run_python_client, workspace};
-
-/// The stand-in, stopped when dropped (it also exits when its stdin closes).
-struct StandIn {
-    child: Child,
-    url: String,
-}
-
-impl StandIn {
-    fn start() -> StandIn {
-        let dir = workspace().join("tests/clerk-standin");
-        assert!(
-            dir.join("node_modules").exists(),
-            "run `make test` (it installs tests/clerk-standin with npm ci)"
-        );
-        let mut child = Command::new("node")
-            .arg(dir.join("server.js"))
-            .args(["--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .unwrap_or_else(|| panic!("stand-in said {line:?}"))
-            .to_owned();
-        StandIn { child, url }
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn round_trip(server_url: &str, user: &str, title: &str, allow_tool_error: bool) -> Value {
-    let mut args = vec!["--url", server_url, "--user", user, "--title", title];
-    if allow_tool_error {
-        args.push("--allow-tool-error");
-    }
-    let out = run_python_client("oauth_roundtrip.py", &args);
-    assert!(
-        out.status.success(),
-        "{user}: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn titles(result: &Value) -> Vec<String> {
-    result["listed"]["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["title"].as_str().unwrap().to_owned())
-        .collect()
-}
+use toolhost_tests::standin::{StandIn, round_trip, titles};
+use toolhost_tests::{TestServer, plugins};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_flow_works_with_any_oidc_issuer_found_by_discovery() {

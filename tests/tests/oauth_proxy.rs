@@ -1,0 +1,586 @@
+//! The OAuth proxy end to end: toolhost as the authorization server clients
+//! see, with a real authorization server (oidc-provider from npm, the Clerk
+//! stand-in) as its upstream identity provider. Driven by the official Python
+//! MCP client's own OAuth support, and by hand for the failure cases.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use toolhost::{Config, Host};
+use toolhost_tests::standin::{StandIn, round_trip, titles};
+use toolhost_tests::{TestServer, plugins};
+
+/// The client's redirect URI in the hand-driven flows (never contacted).
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// A host in proxy mode on `listener`, its data in `dir`.
+struct Proxied {
+    host: Arc<Host>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxied {
+    async fn start(
+        listener: TcpListener,
+        dir: &Path,
+        standin: &StandIn,
+        app: &(String, String),
+        adjust: impl FnOnce(&mut Config),
+    ) -> Proxied {
+        let addr = listener.local_addr().unwrap();
+        let plugin_dir = dir.join("plugins");
+        if !plugin_dir.exists() {
+            std::fs::create_dir_all(&plugin_dir).unwrap();
+            for p in [plugins::NOTES_CREATE, plugins::NOTES_LIST] {
+                let src = Path::new(p);
+                std::fs::copy(src, plugin_dir.join(src.file_name().unwrap())).unwrap();
+            }
+        }
+        let mut config = Config::default();
+        config.plugins.dir = plugin_dir;
+        config.storage.data_dir = dir.join("data");
+        config.storage.sync = toolhost::storage::SyncMode::Normal;
+        config.server.listen = addr;
+        config.rate_limit = toolhost::config::RateLimit::OFF;
+        config.auth.clerk.frontend_api_url = Some(standin.url.clone());
+        config.auth.proxy = true;
+        config.auth.upstream.client_id = Some(app.0.clone());
+        config.auth.upstream.client_secret = app.1.clone().into();
+        config.auth.scopes_supported = vec!["notes:read".into(), "notes:write".into()];
+        adjust(&mut config);
+        let host = Arc::new(Host::start(config).await.expect("host starts"));
+        let serving = host.clone();
+        let task = tokio::spawn(async move { serving.serve(listener).await.expect("serve") });
+        Proxied { host, addr, task }
+    }
+
+    fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn url(&self) -> String {
+        format!("{}/mcp", self.issuer())
+    }
+
+    async fn stop(self) {
+        self.host.shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+/// A stand-in, a listener, and the upstream application registered for it.
+async fn upstream() -> (StandIn, TcpListener, (String, String)) {
+    let standin = StandIn::start();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/oauth/callback", listener.local_addr().unwrap());
+    let app = standin.register_app(&callback).await;
+    (standin, listener, app)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Register a public client with `REDIRECT`; its client id.
+async fn register(issuer: &str) -> String {
+    let answer: Value = http()
+        .post(format!("{issuer}/register"))
+        .json(&json!({
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "client_name": "hand-driven test client",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["client_id"]
+        .as_str()
+        .expect("a client id")
+        .to_owned()
+}
+
+/// A PKCE pair: (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let challenge = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()).as_ref());
+    (verifier, challenge)
+}
+
+/// How an authorization ended: at the client's redirect URI (its query), or
+/// on a page (status and body).
+#[derive(Debug)]
+enum Ended {
+    Redirected(Vec<(String, String)>),
+    Page(u16, String),
+}
+
+impl Ended {
+    fn param(&self, name: &str) -> Option<String> {
+        match self {
+            Ended::Redirected(q) => q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            Ended::Page(..) => None,
+        }
+    }
+}
+
+/// Follow redirects from `url` (a browser with no cookies) until one points
+/// at `REDIRECT` or a page answers; at most 10 hops.
+async fn follow(mut url: String) -> Ended {
+    let client = http();
+    for _ in 0..10 {
+        let response = client.get(&url).send().await.unwrap();
+        let status = response.status();
+        if !status.is_redirection() {
+            return Ended::Page(status.as_u16(), response.text().await.unwrap_or_default());
+        }
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let next = reqwest::Url::parse(&url).unwrap().join(&location).unwrap();
+        if next.as_str().starts_with(REDIRECT) {
+            return Ended::Redirected(next.query_pairs().into_owned().collect());
+        }
+        url = next.to_string();
+    }
+    panic!("more than 10 redirects from {url}")
+}
+
+/// The authorization URL for `client_id` as `user`.
+fn authorize_url(issuer: &str, client_id: &str, challenge: &str, user: &str) -> String {
+    let mut url = reqwest::Url::parse(&format!("{issuer}/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "client-state-1")
+        .append_pair("scope", "notes:read notes:write")
+        .append_pair("resource", &format!("{issuer}/mcp"))
+        .append_pair("login_hint", user);
+    url.to_string()
+}
+
+/// Authorize `client_id` as `user`; the code (after checking `state` and
+/// `iss`) and the PKCE verifier.
+async fn code_for(issuer: &str, client_id: &str, user: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let ended = follow(authorize_url(issuer, client_id, &challenge, user)).await;
+    assert_eq!(
+        ended.param("state").as_deref(),
+        Some("client-state-1"),
+        "{ended:?}"
+    );
+    assert_eq!(ended.param("iss").as_deref(), Some(issuer), "RFC 9207");
+    (ended.param("code").expect("a code"), verifier)
+}
+
+/// POST the token endpoint; status and answer.
+async fn token(issuer: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http()
+        .post(format!("{issuer}/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or_default(),
+    )
+}
+
+async fn exchange(issuer: &str, client_id: &str, code: &str, verifier: &str) -> (u16, Value) {
+    token(
+        issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+/// Redeem `refresh` as `client`.
+async fn refresh_with(issuer: &str, client: &str, refresh: &str) -> (u16, Value) {
+    token(
+        issuer,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await
+}
+
+/// Call notes_list with `access_token`; the HTTP status.
+async fn call_with(url: &str, access_token: &str) -> u16 {
+    http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "notes_list")
+        .bearer_auth(access_token)
+        .body(TestServer::call_body("notes_list", &json!({"limit": 5})))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Every byte of the proxy's database files.
+fn db_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for name in ["oauth.db", "oauth.db-wal"] {
+        all.extend(std::fs::read(dir.join("data").join(name)).unwrap_or_default());
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_off_the_shelf_client_finds_registers_and_calls_tools_through_the_proxy() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    let issuer = server.issuer();
+
+    // Discovery from the MCP URL names this server as the authorization server.
+    let prm: Value = reqwest::get(format!("{issuer}/.well-known/oauth-protected-resource/mcp"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["authorization_servers"], json!([issuer]));
+    let meta: Value = reqwest::get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], issuer);
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+
+    let url = server.url();
+    let (alice, bob, guest) = tokio::task::spawn_blocking(move || {
+        (
+            round_trip(&url, "alice", "alice via the proxy", false),
+            round_trip(&url, "bob", "bob via the proxy", false),
+            round_trip(&url, "guest", "guest via the proxy", true),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        alice["oauth"]["issuer"], issuer,
+        "the client's issuer is toolhost"
+    );
+    assert_eq!(alice["oauth"]["refresh_token"], true);
+    assert_eq!(alice["oauth"]["scope"], "notes:read notes:write");
+    assert_eq!(titles(&alice), ["alice via the proxy"]);
+    assert_eq!(
+        titles(&bob),
+        ["bob via the proxy"],
+        "bob sees only his notes"
+    );
+    assert_eq!(guest["tools"], json!(["notes_list"]), "roles come through");
+    assert_eq!(guest["created_is_error"], true);
+
+    // No token in clear in storage: upstream or ours, access or refresh.
+    let bytes = db_bytes(dir.path());
+    assert!(!bytes.is_empty());
+    assert!(!contains(&bytes, "eyJ"), "a JWT is stored in clear");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+
+    // A wrong PKCE verifier: invalid_grant, no token.
+    let (code, _) = code_for(&issuer, &client, "alice").await;
+    let (wrong, _) = pkce();
+    let (status, answer) = exchange(&issuer, &client, &code, &wrong).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(answer.get("access_token").is_none());
+
+    // A redirect URI other than the authorization request's.
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
+    let (status, answer) = token(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/other"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // Another client cannot redeem it.
+    let other = register(&issuer).await;
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
+    let (status, answer) = exchange(&issuer, &other, &code, &verifier).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A good exchange; the token calls tools. A replay fails and revokes it.
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
+    let (status, first) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(status, 200, "{first}");
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(call_with(&server.url(), &access).await, 200);
+    let (status, replay) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(replay.get("access_token").is_none());
+    assert_eq!(call_with(&server.url(), &access).await, 401, "revoked");
+    let (status, answer) = refresh_with(&issuer, &client, &refresh).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // Refresh goes upstream and rotates; reusing a spent refresh token
+    // revokes the grant.
+    let (code, verifier) = code_for(&issuer, &client, "bob").await;
+    let (_, first) = exchange(&issuer, &client, &code, &verifier).await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let (status, second) = refresh_with(&issuer, &client, &refresh).await;
+    assert_eq!(status, 200, "{second}");
+    let access = second["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(second["refresh_token"], first["refresh_token"], "rotated");
+    assert_eq!(call_with(&server.url(), &access).await, 200);
+    let (status, reuse) = refresh_with(&issuer, &client, &refresh).await;
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        call_with(&server.url(), &access).await,
+        401,
+        "grant revoked"
+    );
+
+    // Unknown clients: a page at /authorize (no redirect), invalid_client at /token.
+    let (_, challenge) = pkce();
+    match follow(authorize_url(&issuer, "nobody", &challenge, "alice")).await {
+        Ended::Page(400, body) => assert!(body.contains("Unknown application"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    let (status, answer) = exchange(&issuer, "nobody", "x", "y").await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // An unregistered redirect URI: a page, never a redirect to it.
+    let bad = authorize_url(&issuer, &client, &challenge, "alice")
+        .replace("127.0.0.1%3A9%2Fcb", "127.0.0.1%3A9%2Fevil");
+    match follow(bad).await {
+        Ended::Page(400, body) => assert!(body.contains("redirect URI"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+
+    // No PKCE: an error sent back to the client, with its state and our iss.
+    let plain = authorize_url(&issuer, &client, &challenge, "alice")
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let ended = follow(plain).await;
+    assert_eq!(ended.param("error").as_deref(), Some("invalid_request"));
+    assert_eq!(ended.param("iss").as_deref(), Some(issuer.as_str()));
+    assert!(ended.param("code").is_none());
+
+    // A tampered state at the callback: a page, no code.
+    let response = http()
+        .get(format!(
+            "{issuer}/oauth/callback?code=abc&state=forged.9999999999.AAAA"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("not one this server issued")
+    );
+
+    // Registration refuses what it cannot honour.
+    let response = http()
+        .post(format!("{issuer}/register"))
+        .json(&json!({"redirect_uris": ["http://attacker.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"], "invalid_redirect_uri");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_sign_in_issues_nothing() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |c| {
+        c.auth.issue.authorization_secs = 1;
+    })
+    .await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+    let (_, challenge) = pkce();
+    // The first hop: the proxy sends the browser to the identity provider.
+    let response = http()
+        .get(authorize_url(&issuer, &client, &challenge, "alice"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection());
+    let upstream_url = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(upstream_url.starts_with(&standin.url), "{upstream_url}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    match follow(upstream_url).await {
+        Ended::Page(400, body) => assert!(body.contains("Sign-in expired"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_registration_and_authorization_loses_nothing() {
+    let (standin, listener, app) = upstream().await;
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+    server.stop().await;
+
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
+    let (status, answer) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(status, 200, "{answer}");
+    let access = answer["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(call_with(&server.url(), &access).await, 200);
+    server.stop().await;
+
+    // And the tokens issued before a restart still work after it.
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    assert_eq!(call_with(&server.url(), &access).await, 200);
+    server.stop().await;
+}
+
+/// Serve `doc` at `/client.json` on loopback; its URL.
+async fn publish(doc: impl Fn(&str) -> Value + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let body = doc(&url);
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_metadata_document_stands_in_for_a_registration() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |c| {
+        // The document is served over http on loopback in this test.
+        c.auth.issue.cimd_allow_private = true;
+    })
+    .await;
+    let issuer = server.issuer();
+    let good = publish(|url| {
+        json!({"client_id": url, "client_name": "CIMD client", "redirect_uris": [REDIRECT],
+               "grant_types": ["authorization_code", "refresh_token"],
+               "token_endpoint_auth_method": "none"})
+    })
+    .await;
+    let (code, verifier) = code_for(&issuer, &good, "alice").await;
+    let (status, answer) = exchange(&issuer, &good, &code, &verifier).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        call_with(&server.url(), answer["access_token"].as_str().unwrap()).await,
+        200
+    );
+
+    // A document that names another client id is refused, with a page.
+    let lying = publish(
+        |_| json!({"client_id": "https://other.example/c.json", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
+    let (_, challenge) = pkce();
+    match follow(authorize_url(&issuer, &lying, &challenge, "alice")).await {
+        Ended::Page(400, body) => assert!(body.contains("not its own URL"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_on_private_addresses_are_refused_by_default() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |_| {}).await;
+    let url = publish(|url| json!({"client_id": url, "redirect_uris": [REDIRECT]})).await;
+    let (_, challenge) = pkce();
+    match follow(authorize_url(&server.issuer(), &url, &challenge, "alice")).await {
+        Ended::Page(400, body) => assert!(body.contains("must be https"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
