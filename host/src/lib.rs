@@ -13,6 +13,8 @@ pub mod config;
 mod host;
 pub mod metrics;
 pub mod native;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod policy;
 pub mod principal;
 pub mod proxy;

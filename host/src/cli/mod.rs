@@ -104,8 +104,14 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
 /// `TOOLHOST_LOG` takes a filter such as `debug` or `toolhost=debug`;
 /// `TOOLHOST_LOG_FORMAT=json` writes one JSON object per line (with the
 /// fields of the current span, e.g. the call's tool, version and subject).
-fn init_logging(serving: bool) {
-    use tracing_subscriber::EnvFilter;
+///
+/// Built with the `otel` feature, `serve` also exports its spans over OTLP
+/// when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
+/// is set, through the same filter; an unusable setting is logged as an
+/// error and the server runs without export.
+fn init_logging(serving: bool) -> Logging {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, Layer};
     let default = if serving {
         "info,rmcp=warn"
     } else {
@@ -113,19 +119,110 @@ fn init_logging(serving: bool) {
     };
     let filter =
         EnvFilter::try_from_env("TOOLHOST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match std::env::var("TOOLHOST_LOG_FORMAT").as_deref() {
-        Ok("json") => builder.json().with_current_span(true).try_init(),
-        _ => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match std::env::var("TOOLHOST_LOG_FORMAT").as_deref() {
+        Ok("json") => fmt.json().with_current_span(true).boxed(),
+        _ => fmt.boxed(),
     };
+    let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
+    #[cfg(feature = "otel")]
+    {
+        let (layer, export) = otel::layer(serving);
+        let _ = subscriber.with(layer).try_init();
+        Logging {
+            otel: export.report(),
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = subscriber.try_init();
+        Logging {}
+    }
+}
+
+/// What logging set up that must outlive the command.
+struct Logging {
+    /// The span export, when on.
+    #[cfg(feature = "otel")]
+    otel: Option<toolhost::otel::OtelGuard>,
+}
+
+impl Logging {
+    /// Send the spans still queued (at the end of the command).
+    fn finish(self) {
+        #[cfg(feature = "otel")]
+        if let Some(otel) = self.otel
+            && let Err(e) = otel.shutdown()
+        {
+            tracing::warn!(error = %e, "spans queued for export may be lost");
+        }
+    }
+}
+
+/// Span export over OTLP, for `serve`, when the environment names an endpoint.
+#[cfg(feature = "otel")]
+mod otel {
+    use toolhost::otel::{OtelError, OtelGuard};
+    use tracing_subscriber::Layer;
+
+    /// How setting up the export went, to log once the subscriber is in place.
+    pub enum Export {
+        /// No endpoint is configured, or not serving: nothing to do.
+        Off,
+        /// Spans go to this endpoint (redacted).
+        On(String, OtelGuard),
+        /// The settings are unusable.
+        Failed(OtelError),
+    }
+
+    impl Export {
+        /// Log the outcome; the guard, when exporting.
+        pub fn report(self) -> Option<OtelGuard> {
+            match self {
+                Export::Off => None,
+                Export::On(endpoint, guard) => {
+                    tracing::info!(%endpoint, "exporting spans over OTLP");
+                    Some(guard)
+                }
+                Export::Failed(e) => {
+                    tracing::error!("OpenTelemetry export is off: {e}");
+                    None
+                }
+            }
+        }
+    }
+
+    /// The OTLP layer (`None` when not exporting) and how it went.
+    pub fn layer<S>(serving: bool) -> (Option<impl Layer<S>>, Export)
+    where
+        S: tracing::Subscriber
+            + for<'a> tracing_subscriber::registry::LookupSpan<'a>
+            + Send
+            + Sync
+            + 'static,
+    {
+        if !serving {
+            return (None, Export::Off);
+        }
+        let endpoint = match toolhost::otel::traces_endpoint() {
+            Ok(Some(endpoint)) => endpoint,
+            Ok(None) => return (None, Export::Off),
+            Err(e) => return (None, Export::Failed(e)),
+        };
+        match toolhost::otel::otlp_layer() {
+            Ok((layer, guard)) => (
+                Some(layer),
+                Export::On(toolhost::otel::redacted(&endpoint), guard),
+            ),
+            Err(e) => (None, Export::Failed(e)),
+        }
+    }
 }
 
 /// Parse the command line and run it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    let logging = init_logging(matches!(cli.command, Command::Serve(_)));
     let code = match cli.command {
         Command::Call(args) => call::run(args),
         Command::Inspect(args) => inspect::run(args),
@@ -134,6 +231,7 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Config(command) => config::run(command),
     };
+    logging.finish();
     ExitCode::from(code)
 }
 
