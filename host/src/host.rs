@@ -1,5 +1,7 @@
-//! The embeddable host: storage, runtime, the live registry with hot reload,
-//! and the MCP transports, built from one [`Config`].
+//! The embeddable host: everything built from one [`Config`], resolved once:
+//! storage, the runtime, the live registry with hot reload, the policy, the
+//! call pipeline, authentication (and the OAuth proxy), and the MCP
+//! transports.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,28 +40,33 @@
 //! # Ok(()) }
 //! ```
 
-use crate::audit::AuditLog;
 use crate::auth::{self, Authenticator, RoleResolver, dev::DevIssuer};
-use crate::config::Config;
+use crate::clock::SharedClock;
+use crate::config::{Config, ResolvedConfig};
+use crate::dispatch::Dispatcher;
+use crate::dispatch::audit::AuditLog;
+use crate::policy::Policy;
 use crate::proxy::OAuthProxy;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
-use crate::runtime::{Runtime, RuntimeConfig};
-use crate::storage::{SqliteStore, Store};
+use crate::runtime::Runtime;
+use crate::storage::audit::{AuditStore, SqliteAuditStore};
+use crate::storage::oauth::SqliteOAuthStore;
+use crate::storage::{SqliteStore, StorageError, Store, run_blocking};
 use crate::transport::{http, mcp::McpShared, stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Why the host could not start or serve.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// The storage could not be opened.
     #[error(transparent)]
-    Storage(#[from] crate::storage::StorageError),
+    Storage(#[from] StorageError),
     /// The runtime could not be set up.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
@@ -80,28 +87,62 @@ pub enum HostError {
     /// The OAuth proxy cannot start.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    /// The audit trail's writer cannot start.
+    #[error(transparent)]
+    Audit(#[from] crate::dispatch::audit::AuditStartError),
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(String),
 }
 
+/// How to start a [`Host`] beyond its configuration.
+pub struct HostBuilder {
+    config: Config,
+    roles: Option<Arc<dyn RoleResolver>>,
+    clock: SharedClock,
+}
+
+impl HostBuilder {
+    /// The embedder's own source of roles, consulted after the token's
+    /// claims for every authenticated request.
+    pub fn role_resolver(mut self, roles: Arc<dyn RoleResolver>) -> Self {
+        self.roles = Some(roles);
+        self
+    }
+
+    /// The clock tokens, codes, caches and rate limits are measured with
+    /// (a test's, to move time without sleeping).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Open storage, load every plugin in the plugins directory (in
+    /// parallel, from the artifact cache when possible), start watching it,
+    /// and get ready to serve. Must run inside a Tokio runtime.
+    pub async fn start(self) -> Result<Host, HostError> {
+        Host::start_built(self).await
+    }
+}
+
 /// A running host. Dropping it does not stop it; call [`Host::shutdown`].
 pub struct Host {
-    config: Arc<Config>,
+    config: Config,
+    settings: Arc<ResolvedConfig>,
     /// `None` when no identity provider is configured: stdio only.
     auth: Option<Arc<Authenticator>>,
-    dev_issuer: Option<Arc<DevIssuer>>,
+    dev_issuer: Option<DevIssuer>,
     runtime: Runtime,
-    registry: Registry,
+    dispatcher: Arc<Dispatcher>,
     mcp: Arc<McpShared>,
     /// Stops accepting connections and watching plugins.
     cancel: CancellationToken,
     /// Closes MCP sessions, once calls in flight have drained.
     sessions: CancellationToken,
+    /// HTTP requests (POSTs) not yet answered.
+    posts: Arc<crate::dispatch::InFlight>,
     /// The Prometheus recorder's handle, when metrics are on and ours.
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// The audit trail, when on.
-    audit: Option<Arc<AuditLog>>,
     /// The OAuth proxy, when on.
     proxy: Option<Arc<OAuthProxy>>,
 }
@@ -109,90 +150,108 @@ pub struct Host {
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
-            .field("registry", &self.registry)
+            .field("registry", self.registry())
             .finish_non_exhaustive()
     }
 }
 
 impl Host {
-    /// Open storage, load every plugin in the plugins directory (in
-    /// parallel, from the artifact cache when possible), start watching it,
-    /// and get ready to serve. Must run inside a Tokio runtime.
-    pub async fn start(config: Config) -> Result<Host, HostError> {
-        Self::start_with(config, None).await
+    /// A host for `config` with the defaults: see [`HostBuilder`].
+    pub fn builder(config: Config) -> HostBuilder {
+        HostBuilder {
+            config,
+            roles: None,
+            clock: crate::clock::system(),
+        }
     }
 
-    /// [`Host::start`] with the embedder's own source of roles, consulted
-    /// after the token's claims for every authenticated request.
+    /// Start a host for `config` (see [`HostBuilder::start`]).
+    pub async fn start(config: Config) -> Result<Host, HostError> {
+        Self::builder(config).start().await
+    }
+
+    /// [`Host::start`] with the embedder's own source of roles.
     pub async fn start_with(
         config: Config,
         roles: Option<Arc<dyn RoleResolver>>,
     ) -> Result<Host, HostError> {
-        config.validate()?;
+        let mut builder = Self::builder(config);
+        builder.roles = roles;
+        builder.start().await
+    }
+
+    async fn start_built(built: HostBuilder) -> Result<Host, HostError> {
+        let HostBuilder {
+            config,
+            roles,
+            clock,
+        } = built;
+        let settings = Arc::new(config.resolve()?);
         // First, so that everything from here on is counted.
-        let metrics = match config.metrics.enabled {
+        let metrics = match settings.metrics.enabled {
             true => crate::metrics::install(),
             false => None,
         };
-        let mut config = config;
-        config.auth.public_url = Some(config.public_url()?);
-        let dev_issuer = match config.dev.enabled {
-            true => Some(Arc::new(DevIssuer::open(&config.storage.data_dir)?)),
-            false => None,
+        let storage = settings.storage.clone();
+        let (store, dev_issuer) = {
+            let (data_dir, dev) = (storage.data_dir.clone(), settings.dev);
+            run_blocking(move || {
+                let store = SqliteStore::open_dir(&data_dir, storage.sync)?;
+                let dev = dev.then(|| DevIssuer::open(&data_dir));
+                Ok((store, dev))
+            })
+            .await?
         };
-        let oidc_needs_keys = config.auth.provider() == Some(auth::Provider::Oidc)
-            && config.auth.oidc.jwks_url.is_none();
-        if !config.dev.enabled
-            && oidc_needs_keys
-            && let Some(issuer) = config.auth.oidc.issuer.clone()
-        {
-            config.auth.oidc.jwks_url = Some(auth::discover_jwks_url(&issuer).await?);
-        }
-        let auth = match (config.auth.provider(), &dev_issuer) {
-            (None, None) => None,
-            _ => Some(auth::build(&config.auth, dev_issuer.as_deref(), roles)?),
+        let store = Store::new(store);
+        let dev_issuer = dev_issuer.transpose()?;
+        let auth = match &settings.auth {
+            None => None,
+            Some(auth_settings) => Some(
+                auth::build(
+                    auth_settings,
+                    auth::BuildOptions {
+                        dev_key: dev_issuer.as_ref().map(|d| d.key().clone()),
+                        resolver: roles,
+                        clock: clock.clone(),
+                    },
+                )
+                .await?,
+            ),
         };
         // With the proxy, requests carry the proxy's tokens; the provider's
         // verifier is the proxy's, to learn who signed in upstream.
-        let (auth, proxy) = match (config.auth.proxy, auth) {
-            (true, Some(upstream)) => {
-                let endpoints =
-                    crate::proxy::upstream_endpoints(&config, upstream.issuer()).await?;
-                let (proxy, verifier) = OAuthProxy::open(&config, upstream, endpoints)?;
+        let (auth, proxy) = match (&settings.proxy, auth) {
+            (Some(proxy_settings), Some(upstream)) => {
+                let data_dir = settings.storage.data_dir.clone();
+                let state = run_blocking(move || SqliteOAuthStore::open_dir(&data_dir)).await?;
+                let (proxy, verifier) = OAuthProxy::open(
+                    proxy_settings.clone(),
+                    &settings.storage.data_dir,
+                    Arc::new(state),
+                    upstream,
+                    clock.clone(),
+                )
+                .await?;
                 (Some(verifier), Some(proxy))
             }
             (_, auth) => (auth, None),
         };
-        let config = Arc::new(config);
-        let store = Store::new(SqliteStore::open_dir(
-            &config.storage.data_dir,
-            config.storage.sync,
-        )?);
-        let (memory_ceiling, table_ceiling) = config.limits_ceiling();
-        let runtime = Runtime::new(
-            RuntimeConfig {
-                cache_dir: Some(config.storage.cache_dir()),
-                limits: config.limits.clone(),
-                max_instances: config.runtime.max_instances,
-                pool_memory_bytes: Some(memory_ceiling),
-                pool_table_elements: Some(table_ceiling),
-                keep_resident_bytes: config.runtime.keep_resident_bytes,
-                pagemap_scan: config.runtime.pagemap_scan,
-            },
-            store,
-        )?;
-        let dir = &config.plugins.dir;
+        let runtime = Runtime::new(settings.runtime.clone(), store.clone())?;
+        let dir = settings.plugins.dir.clone();
+        let plugins_error = |reason: String| HostError::Plugins {
+            path: dir.display().to_string(),
+            reason,
+        };
         if !dir.is_dir() {
-            return Err(HostError::Plugins {
-                path: dir.display().to_string(),
-                reason: "not a directory (create it, or set plugins.dir / --plugins)".into(),
-            });
+            return Err(plugins_error(
+                "not a directory (create it, or set plugins.dir / --plugins)".into(),
+            ));
         }
         let registry = Registry::new();
         let plugin_dir = Arc::new(Mutex::new(PluginDir::new(
             dir.clone(),
             runtime.clone(),
-            Duration::from_millis(config.plugins.settle_ms),
+            settings.plugins.settle,
         )));
         let first = {
             let plugin_dir = plugin_dir.clone();
@@ -203,40 +262,47 @@ impl Host {
                     .reconcile(false)
             })
             .await
-            .map_err(|e| HostError::Plugins {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| plugins_error(e.to_string()))?
         };
         registry.set_problems(first.problems);
         registry.publish(first.tools);
         let cancel = CancellationToken::new();
-        if config.plugins.watch {
+        if let Some(watch) = &settings.plugins.watch {
             spawn_watcher(
                 plugin_dir,
                 registry.clone(),
-                config.plugins.watch_config(),
+                watch.clone(),
                 cancel.child_token(),
             )
-            .map_err(|e| HostError::Plugins {
-                path: dir.display().to_string(),
-                reason: format!("cannot watch for changes: {e}"),
-            })?;
+            .map_err(|e| plugins_error(format!("cannot watch for changes: {e}")))?;
         }
-        let audit = match config.audit.enabled {
-            true => Some(Arc::new(AuditLog::open(
-                &AuditLog::path_in(&config.storage.data_dir),
-                config.audit.retention_days,
-            )?)),
+        let audit = match settings.audit.enabled {
             false => None,
+            true => {
+                let path = SqliteAuditStore::path_in(&settings.storage.data_dir);
+                let cutoff = (settings.audit.retention)
+                    .map(|keep| clock.unix_millis() - keep.as_millis() as i64);
+                let trail = run_blocking(move || {
+                    let trail = SqliteAuditStore::open(&path)?;
+                    if let Some(cutoff) = cutoff {
+                        trail.prune(cutoff)?;
+                    }
+                    Ok(trail)
+                })
+                .await?;
+                Some(Arc::new(AuditLog::start(Arc::new(trail))?))
+            }
         };
-        let mcp = McpShared::new(
+        let policy = Arc::new(Policy::new(settings.policy.clone(), clock.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(
             registry.clone(),
-            config.clone(),
-            runtime.store().clone(),
-            audit.clone(),
-        );
-        tokio::spawn(mcp.clone().notify_sessions(registry.subscribe()));
+            policy,
+            store,
+            audit,
+            settings.audit.include_arguments,
+            clock,
+        ));
+        let mcp = McpShared::new(dispatcher.clone());
         let tools = registry.snapshot();
         tracing::info!(
             plugins = %dir.display(),
@@ -245,15 +311,16 @@ impl Host {
         );
         Ok(Host {
             config,
+            settings,
             auth,
             dev_issuer,
             runtime,
-            registry,
+            dispatcher,
             mcp,
             cancel,
             sessions: CancellationToken::new(),
+            posts: Arc::default(),
             metrics,
-            audit,
             proxy,
         })
     }
@@ -271,9 +338,9 @@ impl Host {
             .map(|handle| crate::metrics::router(handle, "/metrics"))
     }
 
-    /// The audit trail, when on.
+    /// The audit trail's writer, when on.
     pub fn audit(&self) -> Option<&AuditLog> {
-        self.audit.as_deref()
+        self.dispatcher.audit().map(|a| &**a)
     }
 
     /// Serve `tool`, compiled into this process, beside the plugins (see
@@ -281,12 +348,17 @@ impl Host {
     /// clients are told the tool list changed.
     pub fn add_native_tool(&self, tool: Arc<dyn crate::native::NativeTool>) {
         tracing::info!(tool = %tool.info().name, "native tool added");
-        self.mcp.add_native(tool);
+        self.registry().add_native(tool);
     }
 
     /// The live tool registry.
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        self.dispatcher.registry()
+    }
+
+    /// The call pipeline every transport uses.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
     }
 
     /// The runtime plugins run in.
@@ -294,14 +366,19 @@ impl Host {
         &self.runtime
     }
 
-    /// The configuration in effect.
+    /// The configuration as given.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// The configuration as resolved: what each subsystem runs with.
+    pub fn settings(&self) -> &ResolvedConfig {
+        &self.settings
+    }
+
     /// The development issuer, in development mode (to mint tokens in code).
     pub fn dev_issuer(&self) -> Option<&DevIssuer> {
-        self.dev_issuer.as_deref()
+        self.dev_issuer.as_ref()
     }
 
     /// The token verifier; `None` when no identity provider is configured.
@@ -309,35 +386,43 @@ impl Host {
         self.auth.as_deref()
     }
 
+    /// Sessions of the older protocol revisions registered for
+    /// tools/list_changed now.
+    pub fn legacy_sessions(&self) -> usize {
+        self.mcp.sessions().len()
+    }
+
+    /// Wait until at least `n` legacy sessions are registered.
+    pub async fn wait_for_legacy_sessions(&self, n: usize) {
+        let mut count = self.mcp.sessions().watch();
+        let _ = count.wait_for(|c| *c >= n).await;
+    }
+
     /// The MCP endpoint at `/mcp` behind the auth layer, and the protected
     /// resource metadata documents, to merge into an operator's own router.
     /// Fails when no identity provider is configured: HTTP is never served
     /// without authentication.
     pub fn router(&self) -> Result<axum::Router, HostError> {
-        let auth = self.auth.clone().ok_or_else(|| {
-            HostError::Auth(auth::AuthConfigError {
-                key: "auth".into(),
-                reason: "no identity provider is configured: set CLERK_PUBLISHABLE_KEY (Clerk), \
-                         TOOLHOST_OIDC_ISSUER (any OIDC issuer), or run with --dev"
-                    .into(),
-            })
-        })?;
-        let base = self.config.base_path()?;
-        let mcp = http::mcp_router(self.mcp.clone(), &self.config.server, &base, &self.sessions);
-        let scopes = auth::layer::ToolScopes {
-            per_tool: (self.config.tools.iter())
-                .filter(|(_, policy)| !policy.scopes.is_empty())
-                .map(|(tool, policy)| (tool.clone(), policy.scopes.clone()))
-                .collect(),
-            max_body_bytes: self.config.server.max_body_bytes,
-        };
-        let mut router = auth::layer::require_auth(mcp, auth.clone(), scopes)
-            .merge(auth::layer::metadata_router(auth, &base))
-            .merge(self.health_router(&base));
+        let auth =
+            (self.auth.clone()).ok_or_else(|| HostError::Auth(auth::settings::no_provider()))?;
+        let settings = &self.settings;
+        let base = &settings.base_path;
+        let mcp = http::mcp_router(
+            self.mcp.clone(),
+            &settings.http,
+            base,
+            &self.sessions,
+            self.posts.clone(),
+        );
+        let policy = self.dispatcher.policy().clone();
+        let mut router =
+            auth::layer::require_auth(mcp, auth.clone(), policy, settings.http.max_body_bytes)
+                .merge(auth::layer::metadata_router(auth, base))
+                .merge(self.health_router(base));
         if let Some(proxy) = &self.proxy {
             router = router.merge(proxy.router());
         }
-        if self.config.metrics.listen.is_none()
+        if settings.metrics.listen.is_none()
             && let Some(handle) = self.metrics.clone()
         {
             router = router.merge(crate::metrics::router(handle, &format!("{base}/metrics")));
@@ -350,21 +435,17 @@ impl Host {
     fn health_router(&self, base: &str) -> axum::Router {
         use axum::http::StatusCode;
         use axum::routing::get;
-        let registry = self.registry.clone();
+        let registry = self.registry().clone();
         let store = self.runtime.store().clone();
         let ready = move || {
             let (registry, store) = (registry.clone(), store.clone());
             async move {
-                let probe = tokio::task::spawn_blocking(move || {
+                let storage = run_blocking(move || {
                     let scope = crate::storage::Scope::new("toolhost.health", "toolhost")?;
                     store.get(&scope, "probe").map(|_| ())
                 })
-                .await;
-                let storage = match probe {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
+                .await
+                .map_err(|e| e.to_string());
                 let tools = registry.snapshot();
                 let problems: std::collections::BTreeMap<String, String> =
                     (registry.problems().into_iter())
@@ -408,9 +489,9 @@ impl Host {
         let shutdown = http::Shutdown {
             stop: self.cancel.clone(),
             sessions: self.sessions.clone(),
-            grace: self.grace(),
+            grace: self.settings.http.shutdown_grace,
         };
-        if let (Some(addr), Some(metrics)) = (self.config.metrics.listen, self.metrics_router()) {
+        if let (Some(addr), Some(metrics)) = (self.settings.metrics.listen, self.metrics_router()) {
             let admin = TcpListener::bind(addr).await.map_err(|e| {
                 HostError::Serve(format!("metrics.listen {addr}: cannot listen: {e}"))
             })?;
@@ -435,43 +516,36 @@ impl Host {
     pub async fn serve_stdio(&self) -> Result<(), HostError> {
         stdio::serve(
             self.mcp.clone(),
-            self.config.stdio.principal.clone(),
+            self.settings.stdio_principal.clone(),
             self.sessions.child_token(),
         )
         .await
         .map_err(HostError::Serve)
     }
 
-    fn grace(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.config.server.shutdown_grace_ms)
-    }
-
     /// Stop accepting connections and watching plugins; let the tool calls
-    /// in flight finish (up to `server.shutdown_grace_ms`), then close the
-    /// MCP sessions. Call it from within the Tokio runtime.
+    /// in flight finish and their answers go out (up to
+    /// `server.shutdown_grace_ms`), then close the MCP sessions and flush the
+    /// audit trail. Call it from within the Tokio runtime.
     pub fn shutdown(&self) {
         self.cancel.cancel();
-        let (sessions, in_flight, grace) =
-            (self.sessions.clone(), self.mcp.in_flight(), self.grace());
-        let audit = self.audit.clone();
+        let sessions = self.sessions.clone();
+        let (in_flight, posts) = (self.dispatcher.in_flight().clone(), self.posts.clone());
+        let grace = self.settings.http.shutdown_grace;
+        let audit = self.dispatcher.audit().cloned();
         let drain = async move {
-            let deadline = tokio::time::Instant::now() + grace;
-            while in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            let cut_short = in_flight.load(std::sync::atomic::Ordering::SeqCst);
+            let both = async {
+                in_flight.drained().await;
+                posts.drained().await;
+            };
+            let _ = tokio::time::timeout(grace, both).await;
+            let cut_short = in_flight.count();
             tracing::info!(calls_cut_short = cut_short, "closing MCP sessions");
             sessions.cancel();
-            if let Some(audit) = audit {
-                let flushed = tokio::task::spawn_blocking(move || {
-                    audit.flush(std::time::Duration::from_secs(5))
-                })
-                .await;
-                if !matches!(flushed, Ok(true)) {
-                    tracing::warn!("the audit trail was not flushed before shutdown");
-                }
+            if let Some(audit) = audit
+                && !audit.flush(std::time::Duration::from_secs(5)).await
+            {
+                tracing::warn!("the audit trail was not flushed before shutdown");
             }
         };
         match tokio::runtime::Handle::try_current() {

@@ -6,7 +6,7 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use toolhost::config::{RateLimit, ToolPolicy};
+use toolhost::config::{RateLimit, RateLimitOverride, ToolPolicy};
 use toolhost::runtime::LimitsOverride;
 use toolhost_tests::{TestServer, plugins};
 
@@ -76,9 +76,9 @@ async fn one_caller_hitting_its_rate_limit_does_not_slow_another() {
         c.tools.insert(
             "notes_list".into(),
             ToolPolicy {
-                rate_limit: Some(RateLimit {
-                    per_minute: 6,
-                    burst: 3,
+                rate_limit: Some(RateLimitOverride {
+                    per_minute: Some(6),
+                    burst: Some(3),
                 }),
                 ..Default::default()
             },

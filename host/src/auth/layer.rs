@@ -5,13 +5,13 @@
 //! answers the request itself with a challenge.
 
 use super::{AuthError, Authenticator};
+use crate::policy::Policy;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The bearer token of a request, or why there is none.
@@ -46,7 +46,12 @@ pub(crate) fn reject(auth: &Authenticator, error: &AuthError) -> Response {
         AuthError::Missing => {
             tracing::info!(reason = error.reason(), "request rejected: no bearer token")
         }
-        other => tracing::warn!(reason = other.reason(), detail = %other, "request rejected"),
+        // The detail may hold what the client sent (a kid, a type): escaped.
+        other => tracing::warn!(
+            reason = other.reason(),
+            detail = ?other.to_string(),
+            "request rejected"
+        ),
     }
     let body = serde_json::json!({
         "error": match error {
@@ -66,19 +71,12 @@ pub(crate) fn reject(auth: &Authenticator, error: &AuthError) -> Response {
     response
 }
 
-/// Scopes individual tools require, checked before the request reaches MCP.
-#[derive(Debug, Default)]
-pub(crate) struct ToolScopes {
-    /// Tool name → scopes a token must carry to call it.
-    pub per_tool: HashMap<String, Vec<String>>,
-    /// Largest body read to find the tool's name.
-    pub max_body_bytes: usize,
-}
-
 #[derive(Clone)]
 struct LayerState {
     auth: Arc<Authenticator>,
-    scopes: Arc<ToolScopes>,
+    policy: Arc<Policy>,
+    /// Largest body read to find the tool's name.
+    max_body_bytes: usize,
 }
 
 /// The tool a `tools/call` body names, if it is one.
@@ -104,27 +102,29 @@ async fn authenticate(
         Ok(p) => p,
         Err(e) => return reject(auth, &e),
     };
-    tracing::debug!(subject = %principal.subject, "request authenticated");
-    if !state.scopes.per_tool.is_empty() && request.method() == axum::http::Method::POST {
+    tracing::debug!(subject = ?principal.subject, "request authenticated");
+    let missing = state.policy.missing_scopes(&principal, None);
+    if !missing.is_empty() {
+        return reject(auth, &AuthError::InsufficientScope(missing));
+    }
+    if state.policy.has_tool_scopes() && request.method() == axum::http::Method::POST {
         // Read the body once to see which tool is called, then hand it on.
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, state.scopes.max_body_bytes).await {
+        let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
             Ok(b) => b,
             Err(_) => {
                 tracing::warn!(reason = "body_too_large", "request rejected");
                 return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
             }
         };
-        if let Some(tool) = called_tool(&bytes)
-            && let Some(needed) = state.scopes.per_tool.get(&tool)
-        {
-            let missing: Vec<String> = needed
-                .iter()
-                .filter(|s| !principal.scopes.contains(s))
-                .cloned()
-                .collect();
+        if let Some(tool) = called_tool(&bytes) {
+            let missing = state.policy.missing_scopes(&principal, Some(&tool));
             if !missing.is_empty() {
-                tracing::warn!(subject = %principal.subject, tool, "call needs scopes the token lacks");
+                tracing::warn!(
+                    subject = ?principal.subject,
+                    tool = ?tool,
+                    "call needs scopes the token lacks"
+                );
                 return reject(auth, &AuthError::InsufficientScope(missing));
             }
         }
@@ -134,11 +134,18 @@ async fn authenticate(
     next.run(request).await
 }
 
-/// `router` behind the auth layer.
-pub(crate) fn require_auth(router: Router, auth: Arc<Authenticator>, scopes: ToolScopes) -> Router {
+/// `router` behind the auth layer: a verified principal, and the scopes
+/// the policy asks of the request (and of the tool a `tools/call` names).
+pub(crate) fn require_auth(
+    router: Router,
+    auth: Arc<Authenticator>,
+    policy: Arc<Policy>,
+    max_body_bytes: usize,
+) -> Router {
     let state = LayerState {
         auth,
-        scopes: Arc::new(scopes),
+        policy,
+        max_body_bytes,
     };
     router.layer(axum::middleware::from_fn_with_state(state, authenticate))
 }

@@ -2,27 +2,37 @@
 //!
 //! The host is an OAuth 2.1 resource server. It publishes Protected Resource
 //! Metadata (RFC 9728) naming its authorization server (Clerk's frontend API,
-//! any OIDC issuer, or none in development), answers requests without a
-//! usable token with a `401` and a `WWW-Authenticate` challenge, and verifies
-//! JWT access tokens against the issuer's published keys: algorithm
-//! allow-list (RS256, ES256), exact issuer, expiry with leeway, `typ`
-//! `at+jwt`, and optionally the audience (RFC 8707). Roles come from token
-//! claims and, optionally, from a [`RoleResolver`] such as Clerk's Backend API.
+//! any OIDC issuer, the OAuth proxy, or none in development), answers
+//! requests without a usable token with a `401` and a `WWW-Authenticate`
+//! challenge, and verifies JWT access tokens against the issuer's published
+//! keys: algorithm allow-list (RS256, ES256), exact issuer, expiry with
+//! leeway (against an injectable clock), `typ` `at+jwt`, and optionally the
+//! audience (RFC 8707). Roles come from token claims and, optionally, from a
+//! [`RoleResolver`] such as Clerk's Backend API. Whether the principal may
+//! then call a tool is [`crate::policy`]'s decision.
 
 pub mod claims;
 pub mod clerk;
 pub mod dev;
 pub mod jwks;
 pub(crate) mod layer;
-pub(crate) mod settings;
+mod metadata;
+pub mod settings;
+pub mod signing;
 
-pub use clerk::{ClerkBackend, publishable_key_host};
+pub use clerk::{ClerkBackend, ClerkError, publishable_key_host};
+pub use metadata::{IssuerMetadata, discover};
 pub use settings::{
-    AudiencePolicy, AuthConfig, AuthConfigError, ClerkConfig, IssueConfig, OidcConfig, Provider,
-    Secret, UpstreamConfig,
+    AudiencePolicy, AuthConfig, AuthConfigError, AuthSettings, ClerkConfig, IssueConfig, KeySource,
+    OidcConfig, Provider, UpstreamConfig,
 };
+pub use signing::SigningKey;
+
+pub use crate::secret::Secret;
 
 use crate::Principal;
+use crate::cache::BoundedCache;
+use crate::clock::SharedClock;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use jwks::{JwksCache, JwksError};
@@ -30,9 +40,11 @@ use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a request is not authenticated (or not authorized for its scope).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// No `Authorization: Bearer …` header.
     #[error("no bearer token")]
@@ -67,7 +79,8 @@ pub enum AuthError {
     /// A required claim is missing or malformed.
     #[error("bad claims: {0}")]
     Claims(String),
-    /// The issuer's keys cannot be fetched and none are cached.
+    /// The issuer's keys (or its token API) cannot be reached and nothing
+    /// is cached.
     #[error("signing keys unavailable: {0}")]
     KeysUnavailable(String),
     /// The token lacks scopes this request needs.
@@ -104,8 +117,21 @@ impl AuthError {
     }
 }
 
+/// Why a [`RoleResolver`] found no roles.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RoleError(Box<dyn std::error::Error + Send + Sync>);
+
+impl RoleError {
+    /// A role lookup failure for `reason` (an error, or a message).
+    pub fn new(reason: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        RoleError(reason.into())
+    }
+}
+
 /// Boxed future returned by a [`RoleResolver`].
-pub type RolesFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
+pub type RolesFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<String>, RoleError>> + Send + 'a>>;
 
 /// A source of roles beyond the token's claims (an identity provider's API,
 /// an operator's own database). Results should be cached by the resolver.
@@ -119,59 +145,24 @@ pub type RevocationCheck = Arc<dyn Fn(&[u8; 32]) -> bool + Send + Sync>;
 
 /// Verifies bearer tokens for one configured issuer.
 pub struct Authenticator {
-    settings: settings::Resolved,
+    settings: AuthSettings,
     keys: JwksCache,
     resolver: Option<Arc<dyn RoleResolver>>,
     /// Clerk's Backend API, for opaque `oat_` tokens.
     clerk: Option<Arc<ClerkBackend>>,
-    verified: VerifiedTokens,
+    /// Recently verified JWTs by SHA-256 (never the token itself), so a
+    /// client that reuses its token pays the signature check once a minute,
+    /// not per request.
+    verified: BoundedCache<[u8; 32], Principal>,
     /// Consulted on every request, cached verifications included.
     revoked: Option<RevocationCheck>,
-    /// Require the token's client to be an OAuth application in Clerk.
-    check_clerk_client: bool,
-}
-
-/// Recently verified JWTs by SHA-256 (never the token itself), so a client
-/// that reuses its token pays the signature check once per minute, not per
-/// request. Entries end at the token's `exp` or after [`VERIFIED_TTL`].
-#[derive(Default)]
-struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (std::time::Instant, Principal)>>,
+    clock: SharedClock,
 }
 
 /// How long a verified token is trusted without checking it again.
-const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-/// Most entries kept; the cache is emptied when it would grow past this.
-const VERIFIED_MAX: usize = 10_000;
-
-impl VerifiedTokens {
-    fn get(&self, key: &[u8; 32]) -> Option<Principal> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (until, principal) = entries.get(key)?;
-        (std::time::Instant::now() < *until).then(|| principal.clone())
-    }
-
-    fn put(&self, key: [u8; 32], principal: Principal, exp: Option<u64>) {
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let left = exp.map_or(VERIFIED_TTL, |e| {
-            std::time::Duration::from_secs(e.saturating_sub(now_unix))
-        });
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= VERIFIED_MAX {
-            entries.clear();
-        }
-        entries.insert(
-            key,
-            (
-                std::time::Instant::now() + left.min(VERIFIED_TTL),
-                principal,
-            ),
-        );
-    }
-}
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Verified tokens remembered at most.
+pub const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,23 +190,43 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
 }
 
 impl Authenticator {
-    /// The resolved settings (issuer, resource, scopes).
+    fn new(
+        settings: AuthSettings,
+        keys: JwksCache,
+        resolver: Option<Arc<dyn RoleResolver>>,
+        clerk: Option<Arc<ClerkBackend>>,
+        clock: SharedClock,
+    ) -> Self {
+        Authenticator {
+            settings,
+            keys,
+            resolver,
+            clerk,
+            verified: BoundedCache::new("verified tokens", VERIFIED_CAPACITY, clock.clone()),
+            revoked: None,
+            clock,
+        }
+    }
+
+    /// The resolved settings.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The MCP resource URL tokens are for.
     pub fn resource(&self) -> &str {
         &self.settings.resource
+    }
+
+    /// The issuer whose tokens this verifies.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
     }
 
     /// Verify `token` and build the principal it stands for.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         let mut principal = if token.starts_with("oat_") {
-            let Some(clerk) = &self.clerk else {
-                return Err(AuthError::Malformed(
-                    "an opaque Clerk token, but no CLERK_SECRET_KEY to verify it with".into(),
-                ));
-            };
-            clerk
-                .verify_opaque(token)
-                .await
-                .map_err(AuthError::Claims)?
+            self.verify_opaque(token).await?
         } else {
             use sha2::Digest;
             let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
@@ -228,65 +239,60 @@ impl Authenticator {
                 Some(principal) => principal,
                 None => {
                     let (principal, exp) = self.verify_jwt(token).await?;
-                    self.verified.put(key, principal.clone(), exp);
+                    let left = Duration::from_secs(exp.saturating_sub(self.clock.unix_secs()));
+                    self.verified
+                        .insert(key, principal.clone(), left.min(VERIFIED_TTL));
                     principal
                 }
             }
         };
-        if self.check_clerk_client
+        if self.settings.check_clerk_client
             && let Some(clerk) = &self.clerk
         {
             let client = principal.client_id.clone().unwrap_or_default();
             match clerk.client_exists(&client).await {
                 Ok(true) => {}
                 Ok(false) => return Err(AuthError::UnknownClient(client)),
-                Err(e) => return Err(AuthError::KeysUnavailable(e)),
+                Err(e) => return Err(AuthError::KeysUnavailable(e.to_string())),
             }
         }
         if let Some(resolver) = &self.resolver {
             match resolver.roles(&principal).await {
                 Ok(roles) => claims::merge_roles(&mut principal, roles),
-                Err(e) => {
-                    tracing::warn!(subject = %principal.subject, error = %e, "role lookup failed; using token roles only")
-                }
+                Err(e) => tracing::warn!(
+                    subject = ?principal.subject,
+                    error = %e,
+                    "role lookup failed; using token roles only"
+                ),
             }
-        }
-        let missing: Vec<String> = self
-            .settings
-            .required_scopes
-            .iter()
-            .filter(|s| !principal.scopes.contains(s))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            return Err(AuthError::InsufficientScope(missing));
         }
         Ok(principal)
     }
 
+    async fn verify_opaque(&self, token: &str) -> Result<Principal, AuthError> {
+        let Some(clerk) = &self.clerk else {
+            return Err(AuthError::Malformed(
+                "an opaque Clerk token, but no CLERK_SECRET_KEY to verify it with".into(),
+            ));
+        };
+        clerk.verify_opaque(token).await.map_err(|e| match e {
+            ClerkError::Unavailable(why) => AuthError::KeysUnavailable(why),
+            refused => AuthError::Claims(refused.to_string()),
+        })
+    }
+
     /// Verify a token of the identity provider for the OAuth proxy: the
     /// principal its claims describe, without the role resolver (it runs
-    /// again on every request) and without the required scopes (the proxy
-    /// grants those).
+    /// again on every request).
     pub(crate) async fn verify_upstream(&self, token: &str) -> Result<Principal, AuthError> {
         if token.starts_with("oat_") {
-            let clerk = self.clerk.as_ref().ok_or_else(|| {
-                AuthError::Malformed(
-                    "an opaque Clerk token, but no CLERK_SECRET_KEY to verify it with".into(),
-                )
-            })?;
-            return clerk.verify_opaque(token).await.map_err(AuthError::Claims);
+            return self.verify_opaque(token).await;
         }
         Ok(self.verify_jwt(token).await?.0)
     }
 
-    /// The issuer whose tokens this verifies.
-    pub fn issuer(&self) -> &str {
-        &self.settings.issuer
-    }
-
     /// Verify a JWT; the principal and its `exp`.
-    async fn verify_jwt(&self, token: &str) -> Result<(Principal, Option<u64>), AuthError> {
+    async fn verify_jwt(&self, token: &str) -> Result<(Principal, u64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("unknown or \"none\"".into()),
             _ => AuthError::Malformed(e.to_string()),
@@ -316,8 +322,9 @@ impl Authenticator {
             )));
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = self.settings.leeway_secs;
-        validation.validate_nbf = true;
+        // Time is checked below against the host's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match self.settings.audience {
@@ -326,100 +333,89 @@ impl Authenticator {
         }
         let data =
             jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
+        let now = self.clock.unix_secs();
+        let leeway = self.settings.leeway.as_secs();
+        let exp = time_claim(&data.claims, "exp")?.unwrap_or(0);
+        if exp.saturating_add(leeway) <= now {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) = time_claim(&data.claims, "nbf")?
+            && nbf > now.saturating_add(leeway)
+        {
+            return Err(AuthError::NotYetValid);
+        }
         let principal = claims::principal_from_claims(&data.claims, &self.settings.role_claims)
             .ok_or_else(|| AuthError::Claims("no subject".into()))?;
-        Ok((principal, data.claims.get("exp").and_then(Value::as_u64)))
-    }
-
-    /// The Protected Resource Metadata document (RFC 9728).
-    pub fn resource_metadata(&self) -> Value {
-        let s = &self.settings;
-        let mut doc = serde_json::json!({
-            "resource": s.resource,
-            "bearer_methods_supported": ["header"],
-            "resource_name": "toolhost",
-        });
-        if !s.authorization_servers.is_empty() {
-            doc["authorization_servers"] = serde_json::json!(s.authorization_servers);
-        }
-        // An empty list would make clients ask for no scope at all, which
-        // authorization servers refuse; absent, they use the server's list.
-        if !s.scopes_supported.is_empty() {
-            doc["scopes_supported"] = serde_json::json!(s.scopes_supported);
-        }
-        doc
-    }
-
-    /// The `WWW-Authenticate` value for a rejection (RFC 6750 / RFC 9728).
-    pub fn challenge(&self, error: &AuthError) -> String {
-        let s = &self.settings;
-        let mut value = format!("Bearer resource_metadata=\"{}\"", s.resource_metadata_url);
-        let scope = match error {
-            AuthError::InsufficientScope(needed) => needed.join(" "),
-            _ => s.scopes_supported.join(" "),
-        };
-        if !scope.is_empty() {
-            value.push_str(&format!(", scope=\"{}\"", quoted(&scope)));
-        }
-        match error {
-            AuthError::Missing => {}
-            AuthError::InsufficientScope(_) => {
-                value.push_str(", error=\"insufficient_scope\"");
-            }
-            other => {
-                value.push_str(&format!(
-                    ", error=\"invalid_token\", error_description=\"{}\"",
-                    quoted(&other.to_string())
-                ));
-            }
-        }
-        value
+        Ok((principal, exp))
     }
 }
 
-/// A value safe inside a quoted-string: no quotes, backslashes or controls.
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
+/// A NumericDate claim (seconds since the epoch); a fraction is cut off.
+fn time_claim(claims: &Value, name: &str) -> Result<Option<u64>, AuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .map(Some)
+            .ok_or_else(|| AuthError::Claims(format!("malformed {name}"))),
+    }
 }
 
-/// Build the authenticator for `config`. `dev` is the development issuer
-/// when the host runs in development mode.
-pub fn build(
-    config: &AuthConfig,
-    dev: Option<&dev::DevIssuer>,
-    resolver: Option<Arc<dyn RoleResolver>>,
+/// How to build an [`Authenticator`] beyond its settings.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// The development issuer's key, in development mode.
+    pub dev_key: Option<Arc<SigningKey>>,
+    /// The embedder's own source of roles.
+    pub resolver: Option<Arc<dyn RoleResolver>>,
+    /// The clock tokens and cache entries are checked against.
+    pub clock: SharedClock,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            dev_key: None,
+            resolver: None,
+            clock: crate::clock::system(),
+        }
+    }
+}
+
+/// Build the authenticator for `settings`: discovers the issuer's keys when
+/// the settings say so.
+pub async fn build(
+    settings: &AuthSettings,
+    options: BuildOptions,
 ) -> Result<Arc<Authenticator>, AuthConfigError> {
-    let settings = settings::resolve(config, dev.is_some())?;
-    let keys = match dev {
-        Some(issuer) => JwksCache::fixed(issuer.jwks()),
-        None => JwksCache::from_url(
-            settings.jwks_url.clone(),
-            http_client(),
-            settings.jwks_policy.clone(),
-        ),
+    let client = http_client()?;
+    let keys = match (&settings.keys, &options.dev_key) {
+        (KeySource::Dev, Some(key)) => JwksCache::fixed(key.jwks()),
+        (KeySource::Dev, None) => {
+            return Err(AuthConfigError {
+                key: "dev.enabled".into(),
+                reason: "development mode needs the development issuer's key".into(),
+            });
+        }
+        (KeySource::Url(url), _) => {
+            JwksCache::from_url(url.clone(), client.clone(), settings.jwks_policy.clone())
+        }
+        (KeySource::Discover, _) => {
+            let url = discover(&settings.issuer).await?.jwks_uri;
+            JwksCache::from_url(url, client.clone(), settings.jwks_policy.clone())
+        }
     };
-    let clerk = settings
-        .clerk_backend
-        .clone()
-        .map(|b| Arc::new(ClerkBackend::new(b, http_client())));
-    if config.check_clerk_client && clerk.is_none() {
-        return Err(AuthConfigError {
-            key: "auth.check_clerk_client".into(),
-            reason: "needs Clerk's Backend API: set CLERK_SECRET_KEY".into(),
-        });
-    }
-    let resolver = resolver.or_else(|| clerk.clone().map(|c| c as Arc<dyn RoleResolver>));
-    Ok(Arc::new(Authenticator {
-        settings,
+    let clerk = (settings.clerk_backend.clone())
+        .map(|b| Arc::new(ClerkBackend::new(b, client.clone(), options.clock.clone())));
+    let resolver = (options.resolver).or_else(|| clerk.clone().map(|c| c as Arc<dyn RoleResolver>));
+    Ok(Arc::new(Authenticator::new(
+        settings.clone(),
         keys,
         resolver,
         clerk,
-        verified: VerifiedTokens::default(),
-        revoked: None,
-        check_clerk_client: config.check_clerk_client && !config.proxy,
-    }))
+        options.clock,
+    )))
 }
 
 /// The verifier of the OAuth proxy's own access tokens: issuer `issuer`
@@ -438,146 +434,128 @@ pub(crate) fn build_for_proxy(
     settings.audience = AudiencePolicy::Resource;
     settings.accept_session_tokens = false;
     settings.role_claims = vec!["roles".into()];
-    Arc::new(Authenticator {
+    settings.check_clerk_client = false;
+    let mut auth = Authenticator::new(
         settings,
-        keys: JwksCache::fixed(keys),
-        resolver: upstream.resolver.clone(),
-        clerk: None,
-        verified: VerifiedTokens::default(),
-        revoked: Some(revoked),
-        check_clerk_client: false,
-    })
+        JwksCache::fixed(keys),
+        upstream.resolver.clone(),
+        None,
+        upstream.clock.clone(),
+    );
+    auth.revoked = Some(revoked);
+    Arc::new(auth)
 }
 
 /// An authenticator for tokens of `issuer` signed by one of `keys`, a fixed
 /// key set that is never refetched: for embedders that hold their issuer's
-/// public keys themselves.
+/// public keys themselves. `public_url` is this server's.
 pub fn build_with_fixed_keys(
     config: &AuthConfig,
+    public_url: &str,
     issuer: &str,
     keys: &jsonwebtoken::jwk::JwkSet,
 ) -> Result<Arc<Authenticator>, AuthConfigError> {
-    let mut settings = settings::resolve(config, true)?;
+    let mut settings =
+        settings::resolve(config, public_url, true)?.ok_or_else(settings::no_provider)?;
     settings.issuer = issuer.to_owned();
     settings.authorization_servers = vec![issuer.to_owned()];
-    Ok(Arc::new(Authenticator {
+    Ok(Arc::new(Authenticator::new(
         settings,
-        keys: JwksCache::fixed(keys),
-        resolver: None,
-        clerk: None,
-        verified: VerifiedTokens::default(),
-        revoked: None,
-        check_clerk_client: false,
-    }))
-}
-
-/// What an issuer's metadata says about where things are.
-#[derive(Debug, Clone, Default)]
-pub struct IssuerMetadata {
-    /// `jwks_uri`.
-    pub jwks_uri: String,
-    /// `authorization_endpoint`, if published.
-    pub authorization_endpoint: Option<String>,
-    /// `token_endpoint`, if published.
-    pub token_endpoint: Option<String>,
-}
-
-/// Find an OIDC issuer's JWKS URL in its metadata: OpenID discovery, then
-/// RFC 8414 authorization server metadata. The document's `issuer` must be
-/// the configured issuer exactly.
-pub async fn discover_jwks_url(issuer: &str) -> Result<String, AuthConfigError> {
-    Ok(discover(issuer).await?.jwks_uri)
-}
-
-/// An OIDC issuer's metadata (see [`discover_jwks_url`]).
-pub async fn discover(issuer: &str) -> Result<IssuerMetadata, AuthConfigError> {
-    let base = issuer.trim_end_matches('/');
-    let client = http_client();
-    let mut failures = Vec::new();
-    for path in [
-        "/.well-known/openid-configuration",
-        "/.well-known/oauth-authorization-server",
-    ] {
-        let url = format!("{base}{path}");
-        let doc: Value = match client
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-        {
-            Ok(response) => match response.json().await {
-                Ok(doc) => doc,
-                Err(e) => {
-                    failures.push(format!("{url}: {e}"));
-                    continue;
-                }
-            },
-            Err(e) => {
-                failures.push(format!("{url}: {e}"));
-                continue;
-            }
-        };
-        if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
-            failures.push(format!("{url}: its issuer is not {issuer:?}"));
-            continue;
-        }
-        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
-        if let Some(jwks_uri) = text("jwks_uri") {
-            return Ok(IssuerMetadata {
-                jwks_uri,
-                authorization_endpoint: text("authorization_endpoint"),
-                token_endpoint: text("token_endpoint"),
-            });
-        }
-        failures.push(format!("{url}: no jwks_uri"));
-    }
-    Err(AuthConfigError {
-        key: "auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)".into(),
-        reason: format!(
-            "cannot discover the issuer's keys ({}); set auth.oidc.jwks_url",
-            failures.join("; ")
-        ),
-    })
+        JwksCache::fixed(keys),
+        None,
+        None,
+        crate::clock::system(),
+    )))
 }
 
 /// The HTTP client for the issuer's keys and APIs: no redirects to follow,
-/// short timeouts.
-pub(crate) fn http_client() -> reqwest::Client {
+/// short timeouts. Fails (never falls back to a client without them).
+pub(crate) fn http_client() -> Result<reqwest::Client, AuthConfigError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
         .build()
-        .unwrap_or_default()
+        .map_err(|e| AuthConfigError {
+            key: "auth".into(),
+            reason: format!("cannot build the HTTP client for the identity provider: {e}"),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
-    #[test]
-    fn verified_tokens_end_at_their_exp() {
-        let cache = VerifiedTokens::default();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+    fn dev_settings() -> AuthSettings {
+        settings::resolve(&AuthConfig::default(), "http://127.0.0.1:3001", true)
             .unwrap()
-            .as_secs();
-        cache.put([1; 32], Principal::new("a", ["member"]), Some(now + 3600));
-        cache.put(
-            [2; 32],
-            Principal::new("b", ["member"]),
-            Some(now.saturating_sub(1)),
-        );
-        assert_eq!(cache.get(&[1; 32]).unwrap().subject, "a");
-        assert!(
-            cache.get(&[2; 32]).is_none(),
-            "already expired: never served from the cache"
-        );
-        assert!(cache.get(&[3; 32]).is_none());
+            .unwrap()
     }
 
-    #[test]
-    fn challenges_quote_safely() {
-        assert_eq!(quoted("a \"b\" \\c\n"), "a b c");
+    async fn dev_auth(clock: Arc<ManualClock>) -> (Arc<Authenticator>, Arc<SigningKey>) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Arc::new(SigningKey::open(&dir.path().join("k.p8")).unwrap());
+        let auth = build(
+            &dev_settings(),
+            BuildOptions {
+                dev_key: Some(key.clone()),
+                clock: clock.clone(),
+                ..BuildOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        (auth, key)
+    }
+
+    fn token(key: &SigningKey, clock: &ManualClock, ttl: u64) -> String {
+        let now = clock.unix_secs();
+        key.sign(&serde_json::json!({
+            "iss": dev::DEV_ISSUER, "sub": "alice", "roles": ["member"],
+            "iat": now, "nbf": now, "exp": now + ttl,
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn expiry_follows_the_clock_and_the_cache_never_serves_past_exp() {
+        let clock = ManualClock::new();
+        let (auth, key) = dev_auth(clock.clone()).await;
+        let short = token(&key, &clock, 5);
+        assert_eq!(auth.authenticate(&short).await.unwrap().subject, "alice");
+        // Cached for at most its lifetime (5 s), not the minute.
+        clock.advance(Duration::from_secs(6));
+        assert!(auth.verified.get(&sha(&short)).is_none());
+        // Within the 30 s leeway it still verifies; past it, it does not.
+        assert!(auth.authenticate(&short).await.is_ok());
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(auth.authenticate(&short).await, Err(AuthError::Expired));
+        let early = {
+            let now = clock.unix_secs();
+            key.sign(&serde_json::json!({
+                "iss": dev::DEV_ISSUER, "sub": "bob", "nbf": now + 120, "exp": now + 600,
+            }))
+            .unwrap()
+        };
+        assert_eq!(auth.authenticate(&early).await, Err(AuthError::NotYetValid));
+        clock.advance(Duration::from_secs(100));
+        assert!(auth.authenticate(&early).await.is_ok(), "within the leeway");
+    }
+
+    fn sha(token: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_cached_for_a_minute_at_most() {
+        let clock = ManualClock::new();
+        let (auth, key) = dev_auth(clock.clone()).await;
+        let long = token(&key, &clock, 3600);
+        auth.authenticate(&long).await.unwrap();
+        assert!(auth.verified.get(&sha(&long)).is_some());
+        clock.advance(VERIFIED_TTL);
+        assert!(auth.verified.get(&sha(&long)).is_none());
     }
 }

@@ -3,47 +3,9 @@
 use super::claims::DEFAULT_ROLE_CLAIMS;
 use super::clerk::{BackendSettings, publishable_key_host};
 use super::jwks::JwksPolicy;
+pub use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// A secret value: never printed, never serialized in clear.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when no secret is set.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "(unset)"
-        } else {
-            "(redacted)"
-        })
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if self.0.is_empty() { "" } else { "(redacted)" })
-    }
-}
 
 /// Which issuer's tokens are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,41 +217,6 @@ fn err(key: &str, reason: impl Into<String>) -> AuthConfigError {
 }
 
 impl AuthConfig {
-    /// Apply the Clerk and MCP environment variables found by `lookup`.
-    pub fn apply_env(&mut self, lookup: &impl Fn(&str) -> Option<String>) {
-        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        if let Some(v) = set(lookup("CLERK_PUBLISHABLE_KEY")) {
-            self.clerk.publishable_key = Some(v);
-        }
-        if let Some(v) = set(lookup("CLERK_SECRET_KEY")) {
-            self.clerk.secret_key = Secret(v);
-        }
-        if let Some(v) = set(lookup("CLERK_FRONTEND_API_URL")) {
-            self.clerk.frontend_api_url = Some(v);
-        }
-        if let Some(v) = set(lookup("CLERK_API_URL")) {
-            self.clerk.api_url = Some(v);
-        }
-        if let Some(v) = set(lookup("MCP_ISSUER_URL")) {
-            self.public_url = Some(v);
-        }
-        if let Some(v) = set(lookup("TOOLHOST_OIDC_ISSUER")) {
-            self.oidc.issuer = Some(v);
-        }
-        if let Some(v) = set(lookup("TOOLHOST_AUTH_PROXY")) {
-            self.proxy = matches!(v.trim(), "1" | "true" | "yes" | "on");
-        }
-        if let Some(v) = set(lookup("CLERK_OAUTH_CLIENT_ID")) {
-            self.upstream.client_id = Some(v);
-        }
-        if let Some(v) = set(lookup("CLERK_OAUTH_CLIENT_SECRET")) {
-            self.upstream.client_secret = Secret(v);
-        }
-        if let Some(v) = set(lookup("TOOLHOST_PROXY_SECRET")) {
-            self.issue.secret = Secret(v);
-        }
-    }
-
     /// The provider in effect, if any is configured.
     pub fn provider(&self) -> Option<Provider> {
         self.provider.or_else(|| {
@@ -304,22 +231,47 @@ impl AuthConfig {
     }
 }
 
-/// What the verifier needs, resolved from the configuration.
+/// Where the issuer's signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The development issuer's key in the data directory.
+    Dev,
+    /// A JWKS document at this URL.
+    Url(String),
+    /// The `jwks_uri` of the issuer's metadata, discovered at start.
+    Discover,
+}
+
+/// What the verifier needs, resolved from `[auth]`.
 #[derive(Debug, Clone)]
-pub(crate) struct Resolved {
+#[non_exhaustive]
+pub struct AuthSettings {
+    /// The exact `iss` of accepted tokens.
     pub issuer: String,
-    pub jwks_url: String,
+    /// Where the issuer's keys come from.
+    pub keys: KeySource,
+    /// This MCP resource (`<public_url>/mcp`).
     pub resource: String,
+    /// Where its Protected Resource Metadata is served.
     pub resource_metadata_url: String,
+    /// The authorization servers the metadata names.
     pub authorization_servers: Vec<String>,
+    /// Whether `aud` must name the resource.
     pub audience: AudiencePolicy,
+    /// Also accept Clerk session tokens.
     pub accept_session_tokens: bool,
-    pub leeway_secs: u64,
+    /// Clock leeway for `exp` and `nbf`.
+    pub leeway: Duration,
+    /// Scopes advertised in metadata and challenges.
     pub scopes_supported: Vec<String>,
-    pub required_scopes: Vec<String>,
+    /// Claim paths roles are read from, in order.
     pub role_claims: Vec<String>,
+    /// The JWKS cache's timings.
     pub jwks_policy: JwksPolicy,
+    /// Clerk's Backend API, when a secret key is set.
     pub clerk_backend: Option<BackendSettings>,
+    /// Accept only tokens whose client is an OAuth application in Clerk.
+    pub check_clerk_client: bool,
 }
 
 fn http_url(key: &str, url: &str) -> Result<String, AuthConfigError> {
@@ -339,32 +291,40 @@ pub(crate) fn split_origin(url: &str) -> (&str, &str) {
     }
 }
 
-/// Resolve `config` (with `public_url` already defaulted by the caller).
-pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthConfigError> {
-    let public_url = http_url(
-        "auth.public_url (MCP_ISSUER_URL)",
-        config
-            .public_url
-            .as_deref()
-            .ok_or_else(|| err("auth.public_url (MCP_ISSUER_URL)", "must be set"))?,
-    )?;
+/// The error of an HTTP server without an identity provider.
+pub fn no_provider() -> AuthConfigError {
+    err(
+        "auth",
+        "no identity provider is configured: set CLERK_PUBLISHABLE_KEY (Clerk), \
+         TOOLHOST_OIDC_ISSUER (any OIDC issuer), or run with --dev",
+    )
+}
+
+/// Resolve `config` for a server at `public_url`; `None` when no identity
+/// provider is configured and not in development mode (stdio only).
+pub fn resolve(
+    config: &AuthConfig,
+    public_url: &str,
+    dev: bool,
+) -> Result<Option<AuthSettings>, AuthConfigError> {
+    let public_url = http_url("auth.public_url (MCP_ISSUER_URL)", public_url)?;
     let resource = format!("{public_url}/mcp");
-    let (issuer, jwks_url, authorization_servers, clerk_backend) = if dev {
+    if config.jwks_min_ttl_secs > config.jwks_max_ttl_secs {
+        return Err(err(
+            "auth.jwks_min_ttl_secs",
+            "must not exceed auth.jwks_max_ttl_secs",
+        ));
+    }
+    let (issuer, keys, authorization_servers, clerk_backend) = if dev {
         (
             super::dev::DEV_ISSUER.to_owned(),
-            String::new(),
+            KeySource::Dev,
             Vec::new(),
             None,
         )
     } else {
         match config.provider() {
-            None => {
-                return Err(err(
-                    "auth",
-                    "no identity provider is configured: set CLERK_PUBLISHABLE_KEY (Clerk), \
-                     TOOLHOST_OIDC_ISSUER (any OIDC issuer), or run with --dev",
-                ));
-            }
+            None => return Ok(None),
             Some(Provider::Clerk) => {
                 let frontend = match (
                     &config.clerk.frontend_api_url,
@@ -377,7 +337,7 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
                         "https://{}",
                         publishable_key_host(key).map_err(|r| err(
                             "auth.clerk.publishable_key (CLERK_PUBLISHABLE_KEY)",
-                            r
+                            r.to_string()
                         ))?
                     ),
                     (None, None) => {
@@ -402,7 +362,12 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
                     })
                 };
                 let jwks = format!("{frontend}/.well-known/jwks.json");
-                (frontend.clone(), jwks, vec![frontend], backend)
+                (
+                    frontend.clone(),
+                    KeySource::Url(jwks),
+                    vec![frontend],
+                    backend,
+                )
             }
             Some(Provider::Oidc) => {
                 let issuer = config.oidc.issuer.as_deref().ok_or_else(|| {
@@ -413,38 +378,32 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
                 })?;
                 // The issuer is compared exactly, so keep it as given.
                 http_url("auth.oidc.issuer (TOOLHOST_OIDC_ISSUER)", issuer)?;
-                let jwks = match &config.oidc.jwks_url {
-                    Some(u) => http_url("auth.oidc.jwks_url", u)?,
-                    None => {
-                        return Err(err(
-                            "auth.oidc.jwks_url",
-                            "not discovered yet (Host::start discovers it)",
-                        ));
-                    }
+                let keys = match &config.oidc.jwks_url {
+                    Some(u) => KeySource::Url(http_url("auth.oidc.jwks_url", u)?),
+                    None => KeySource::Discover,
                 };
-                (issuer.to_owned(), jwks, vec![issuer.to_owned()], None)
+                (issuer.to_owned(), keys, vec![issuer.to_owned()], None)
             }
         }
     };
-    if config.jwks_min_ttl_secs > config.jwks_max_ttl_secs {
+    if config.check_clerk_client && clerk_backend.is_none() {
         return Err(err(
-            "auth.jwks_min_ttl_secs",
-            "must not exceed auth.jwks_max_ttl_secs",
+            "auth.check_clerk_client",
+            "needs Clerk's Backend API: set CLERK_SECRET_KEY",
         ));
     }
     // RFC 9728: the well-known segment goes between the origin and the path.
     let (origin, base) = split_origin(&public_url);
-    Ok(Resolved {
+    Ok(Some(AuthSettings {
         issuer,
-        jwks_url,
+        keys,
         resource_metadata_url: format!("{origin}/.well-known/oauth-protected-resource{base}/mcp"),
         resource,
         authorization_servers,
         audience: config.audience,
         accept_session_tokens: config.accept_session_tokens,
-        leeway_secs: config.leeway_secs,
+        leeway: Duration::from_secs(config.leeway_secs),
         scopes_supported: config.scopes_supported.clone(),
-        required_scopes: config.required_scopes.clone(),
         role_claims: config.role_claims.clone(),
         jwks_policy: JwksPolicy {
             min_ttl: Duration::from_secs(config.jwks_min_ttl_secs),
@@ -452,8 +411,9 @@ pub(crate) fn resolve(config: &AuthConfig, dev: bool) -> Result<Resolved, AuthCo
             unknown_kid_interval: Duration::from_secs(config.jwks_unknown_kid_interval_secs),
             ..JwksPolicy::default()
         },
+        check_clerk_client: config.check_clerk_client && !config.proxy,
         clerk_backend,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -465,11 +425,21 @@ mod tests {
         c
     }
 
+    /// Resolve as the host would, at the configured public URL.
+    fn resolve(c: &AuthConfig, dev: bool) -> Result<AuthSettings, AuthConfigError> {
+        let public = c.public_url.clone().unwrap_or_default();
+        super::resolve(c, &public, dev)?.ok_or_else(no_provider)
+    }
+
     #[test]
     fn nothing_configured_names_the_variables() {
-        let e = resolve(&with_public(AuthConfig::default()), false)
-            .unwrap_err()
-            .to_string();
+        let c = with_public(AuthConfig::default());
+        assert!(
+            super::resolve(&c, "http://127.0.0.1:3001", false)
+                .unwrap()
+                .is_none()
+        );
+        let e = resolve(&c, false).unwrap_err().to_string();
         assert!(
             e.contains("CLERK_PUBLISHABLE_KEY") && e.contains("--dev"),
             "{e}"
@@ -510,14 +480,14 @@ mod tests {
         let r = resolve(&c, false).unwrap();
         assert_eq!(r.issuer, "https://clerk.example.com");
         assert_eq!(
-            r.jwks_url,
-            "https://clerk.example.com/.well-known/jwks.json"
+            r.keys,
+            KeySource::Url("https://clerk.example.com/.well-known/jwks.json".into())
         );
         assert_eq!(r.resource, "http://127.0.0.1:3001/mcp");
         assert_eq!(r.authorization_servers, ["https://clerk.example.com"]);
         assert!(r.clerk_backend.is_none());
         c.clerk.frontend_api_url = Some("http://127.0.0.1:9999".into());
-        c.clerk.secret_key = Secret("sk_test_x".into());
+        c.clerk.secret_key = Secret::from("sk_test_x".to_owned());
         let r = resolve(&c, false).unwrap();
         assert_eq!(r.issuer, "http://127.0.0.1:9999");
         assert_eq!(r.clerk_backend.unwrap().api_url, "https://api.clerk.com");
@@ -542,7 +512,7 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let mut c = AuthConfig::default();
-        c.clerk.secret_key = Secret("sk_live_very_secret".into());
+        c.clerk.secret_key = Secret::from("sk_live_very_secret".to_owned());
         assert!(!format!("{c:?}").contains("very_secret"));
         assert!(!toml::to_string(&c).unwrap().contains("very_secret"));
     }

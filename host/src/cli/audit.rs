@@ -1,9 +1,10 @@
 //! `toolhost audit`: read the audit trail of tool calls.
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{EXIT_OK, EXIT_USAGE, print_line};
 use std::path::PathBuf;
 use std::time::Duration;
-use toolhost::audit::{self, AuditLog, AuditQuery, AuditRecord};
+use toolhost::clock::{Clock, SystemClock};
+use toolhost::storage::audit::{AuditQuery, AuditStore, SqliteAuditStore};
 
 #[derive(clap::Args)]
 pub struct AuditArgs {
@@ -38,7 +39,7 @@ pub struct AuditArgs {
 /// `since` as milliseconds since the epoch.
 fn since_ms(since: &str) -> Result<i64, String> {
     if let Ok(ago) = humantime::parse_duration(since) {
-        return Ok(AuditRecord::now_ms() - ago.as_millis() as i64);
+        return Ok(SystemClock.unix_millis() - ago.as_millis() as i64);
     }
     humantime::parse_rfc3339_weak(since)
         .map(|t| {
@@ -76,7 +77,8 @@ pub fn run(args: AuditArgs) -> u8 {
             }
         },
     };
-    let records = match audit::query(&AuditLog::path_in(&data), &query) {
+    let path = SqliteAuditStore::path_in(&data);
+    let records = match SqliteAuditStore::open_existing(&path).and_then(|s| s.query(&query)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("toolhost audit: {e}");
@@ -84,22 +86,25 @@ pub fn run(args: AuditArgs) -> u8 {
         }
     };
     for r in &records {
-        if args.json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
-            continue;
+        let line = if args.json {
+            serde_json::to_string(r).unwrap_or_default()
+        } else {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(r.at_ms.max(0) as u64);
+            format!(
+                "{}  {:<8}  {:<20} {:<16} {:<12} {:<18} {:>9} µs  {}",
+                humantime::format_rfc3339_millis(at),
+                r.decision,
+                r.subject,
+                r.tool,
+                r.version.as_deref().unwrap_or("-"),
+                r.outcome,
+                r.duration_us,
+                r.reason.as_deref().unwrap_or(""),
+            )
+        };
+        if !print_line(&line) {
+            return EXIT_OK;
         }
-        let at = std::time::UNIX_EPOCH + Duration::from_millis(r.at_ms.max(0) as u64);
-        println!(
-            "{}  {:<8}  {:<20} {:<16} {:<12} {:<18} {:>9} µs  {}",
-            humantime::format_rfc3339_millis(at),
-            r.decision,
-            r.subject,
-            r.tool,
-            r.version.as_deref().unwrap_or("-"),
-            r.outcome,
-            r.duration_us,
-            r.reason.as_deref().unwrap_or(""),
-        );
     }
     if records.is_empty() && !args.json {
         eprintln!("toolhost audit: no records match");

@@ -1,9 +1,14 @@
-//! `toolhost call`: one call of one plugin, no server, no auth.
+//! `toolhost call`: one call of one plugin, no server, no auth, through the
+//! same call pipeline (policy, limits, schema checks) as the server's.
 
 use super::{CacheArgs, EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, print_json, runtime};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use toolhost::runtime::CallError;
-use toolhost::{Principal, policy, result};
+use std::sync::Arc;
+use toolhost::dispatch::{CallOptions, Dispatcher};
+use toolhost::policy::{Policy, ToolPolicy};
+use toolhost::registry::Registry;
+use toolhost::{Config, Principal, result};
 
 #[derive(clap::Args)]
 pub struct CallArgs {
@@ -15,12 +20,20 @@ pub struct CallArgs {
     /// The caller's roles, comma-separated.
     #[arg(long, value_delimiter = ',')]
     roles: Vec<String>,
+    /// The caller's OAuth scopes, comma-separated (for tools whose policy
+    /// asks for some).
+    #[arg(long, value_delimiter = ',')]
+    scopes: Vec<String>,
     /// Data directory (SQLite); without it the store lives in memory.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// The arguments, a JSON object.
     #[arg(long, default_value = "{}")]
     args: String,
+    /// A configuration file whose policy applies (`[tools.X]` roles,
+    /// scopes and limits, `[limits]`), as it would on the server.
+    #[arg(long, env = "TOOLHOST_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Call even if the caller lacks the roles the tool asks for.
     #[arg(long)]
     ignore_roles: bool,
@@ -29,43 +42,68 @@ pub struct CallArgs {
 }
 
 pub fn run(args: CallArgs) -> u8 {
-    let runtime = match runtime(&args.cache, args.data.as_deref()) {
-        Ok(r) => r,
+    match call(args) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("toolhost call: {e}");
-            return EXIT_USAGE;
+            EXIT_USAGE
         }
+    }
+}
+
+fn call(args: CallArgs) -> Result<u8, String> {
+    let config = match &args.config {
+        Some(path) => Config::load(Some(path)).map_err(|e| e.to_string())?,
+        None => Config::default(),
     };
-    let plugin = match runtime.load_file(&args.plugin) {
-        Ok(p) => p,
+    let settings = config.resolve().map_err(|e| e.to_string())?;
+    let runtime = runtime(&args.cache, args.data.as_deref(), settings.runtime.clone())?;
+    let plugin = runtime.load_file(&args.plugin).map_err(|e| e.to_string())?;
+    let arguments = match serde_json::from_str::<serde_json::Value>(&args.args) {
+        Ok(value) => value,
         Err(e) => {
-            eprintln!("toolhost call: {e}");
-            return EXIT_USAGE;
+            let failure = toolhost::CallError::InvalidArguments {
+                tool: plugin.name().to_owned(),
+                violations: vec![format!("--args is not valid JSON: {e}")],
+            };
+            print_json(&serde_json::to_value(result::failure(&failure.into())).unwrap_or_default());
+            return Ok(EXIT_TOOL_ERROR);
         }
     };
-    let principal = Principal::new(
+    let mut policy = settings.policy;
+    if args.ignore_roles {
+        // As an operator's `[tools.X] roles = []`: any caller.
+        let rules = policy.tools.entry(plugin.name().to_owned());
+        rules.or_insert_with(ToolPolicy::default).roles = Some(Vec::new());
+    }
+    let name = plugin.name().to_owned();
+    let registry = Registry::new();
+    registry.publish(BTreeMap::from([(name.clone(), plugin)]));
+    let dispatcher = Dispatcher::new(
+        registry,
+        Arc::new(Policy::new(policy, toolhost::clock::system())),
+        runtime.store().clone(),
+        None,
+        false,
+        toolhost::clock::system(),
+    );
+    let mut principal = Principal::new(
         args.subject,
         args.roles.into_iter().filter(|r| !r.is_empty()),
     );
-    let outcome = if !args.ignore_roles
-        && let Err(denied) = policy::authorize(&principal, plugin.name(), &plugin.info().roles)
-    {
-        tracing::warn!(reason = %denied, "call refused");
-        Err(CallError::Tool {
-            tool: plugin.name().to_owned(),
-            error: toolhost::runtime::ToolError::Forbidden(denied.to_string()),
-        })
-    } else {
-        match serde_json::from_str::<serde_json::Value>(&args.args) {
-            Ok(value) => plugin.call(&principal, "cli", &value),
-            Err(e) => Err(CallError::InvalidArguments {
-                tool: plugin.name().to_owned(),
-                violations: vec![format!("--args is not valid JSON: {e}")],
-            }),
-        }
-    };
+    principal.scopes = args.scopes.into_iter().filter(|s| !s.is_empty()).collect();
+    let async_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut options = CallOptions::default();
+    options.request_id = Some("cli".into());
+    let outcome = async_runtime.block_on(dispatcher.call(&principal, &name, arguments, options));
     let failed = outcome.is_err();
+    if let Err(e) = &outcome {
+        tracing::warn!(reason = %e, "call refused or failed");
+    }
     let result = result::from_outcome(outcome);
     print_json(&serde_json::to_value(&result).unwrap_or_default());
-    if failed { EXIT_TOOL_ERROR } else { EXIT_OK }
+    Ok(if failed { EXIT_TOOL_ERROR } else { EXIT_OK })
 }

@@ -1,6 +1,6 @@
 //! `toolhost config check FILE`: validate a configuration file.
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{EXIT_OK, EXIT_USAGE, print_line};
 use std::path::PathBuf;
 use toolhost::Config;
 
@@ -25,7 +25,9 @@ pub fn run(command: ConfigCommand) -> u8 {
         Ok(config) => {
             if print {
                 match toml::to_string_pretty(&config) {
-                    Ok(text) => print!("{text}"),
+                    Ok(text) => {
+                        print_line(text.trim_end());
+                    }
                     Err(e) => {
                         eprintln!("{}: valid, but cannot be printed: {e}", file.display());
                         return EXIT_USAGE;

@@ -13,7 +13,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> u8 {
-    let loaded = runtime(&args.cache, None)
+    let loaded = runtime(&args.cache, None, Default::default())
         .and_then(|r| r.load_file(&args.plugin).map_err(|e| e.to_string()));
     let plugin = match loaded {
         Ok(p) => p,

@@ -10,7 +10,7 @@ mod token;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use toolhost::runtime::{Limits, RuntimeConfig};
+use toolhost::runtime::RuntimeConfig;
 use toolhost::storage::{SqliteStore, SyncMode};
 use toolhost::{Runtime, Store};
 
@@ -83,8 +83,9 @@ impl CacheArgs {
     }
 }
 
-/// A runtime over SQLite in `data`, or over memory without it.
-fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
+/// A runtime over SQLite in `data`, or over memory without it, with the
+/// limits of `base` (the configuration's, or the defaults).
+fn runtime(cache: &CacheArgs, data: Option<&Path>, base: RuntimeConfig) -> Result<Runtime, String> {
     let store = match data {
         Some(dir) => {
             Store::new(SqliteStore::open_dir(dir, SyncMode::Full).map_err(|e| e.to_string())?)
@@ -93,9 +94,8 @@ fn runtime(cache: &CacheArgs, data: Option<&Path>) -> Result<Runtime, String> {
     };
     let config = RuntimeConfig {
         cache_dir: cache.dir(data),
-        limits: Limits::default(),
         max_instances: 16,
-        ..RuntimeConfig::default()
+        ..base
     };
     Runtime::new(config, store).map_err(|e| e.to_string())
 }
@@ -235,10 +235,23 @@ pub fn run() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Write `line` and a newline to stdout. False when stdout is gone (a pipe
+/// whose reader left, as in `toolhost call … | head`): the caller stops
+/// writing, and nothing panics.
+fn print_line(line: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+        Err(e) => {
+            eprintln!("toolhost: cannot write to stdout: {e}");
+            false
+        }
+    }
+}
+
 /// Print `value` as pretty JSON on stdout.
 fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+    print_line(&serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }

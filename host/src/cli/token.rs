@@ -1,6 +1,6 @@
 //! `toolhost token`: a bearer token from the local development issuer.
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{EXIT_OK, EXIT_USAGE, print_line};
 use std::path::PathBuf;
 use std::time::Duration;
 use toolhost::Config;
@@ -31,7 +31,7 @@ pub struct TokenArgs {
 pub fn run(args: TokenArgs) -> u8 {
     match token(&args) {
         Ok(token) => {
-            println!("{token}");
+            print_line(&token);
             EXIT_OK
         }
         Err(e) => {

@@ -8,22 +8,42 @@
 //! to the address checked; no redirects; 5 seconds and 64 KiB at most.
 //! Its `client_id` must be the URL itself; it may not hold a secret. Valid
 //! documents are cached for their `Cache-Control: max-age` (60 s to a day,
-//! 5 minutes by default).
+//! 5 minutes by default); a URL that fails is remembered for 30 s, so
+//! repeating it costs no further request. Fetches of one URL at the same
+//! time are one fetch.
 
-use std::collections::HashMap;
+use crate::cache::BoundedCache;
+use crate::clock::SharedClock;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Largest document accepted.
 const MAX_BYTES: usize = 64 * 1024;
-/// Documents remembered at most; the cache is emptied when it would grow past.
-const MAX_CACHED: usize = 1000;
+/// Documents (and failures) remembered at most.
+pub const MAX_CACHED: usize = 1000;
+/// How long a failure is remembered.
+const FAILURE_TTL: Duration = Duration::from_secs(30);
+
+/// Why a metadata document is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct CimdError(String);
+
+impl From<String> for CimdError {
+    fn from(s: String) -> Self {
+        CimdError(s)
+    }
+}
+
+impl From<&str> for CimdError {
+    fn from(s: &str) -> Self {
+        CimdError(s.to_owned())
+    }
+}
 
 /// Fetched documents by URL.
-#[derive(Default)]
 pub(crate) struct Documents {
-    cache: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+    cache: BoundedCache<(String, bool), Result<serde_json::Value, CimdError>>,
 }
 
 /// Whether `client_id` names a metadata document rather than a registration.
@@ -74,6 +94,13 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl Documents {
+    /// An empty cache measured by `clock`.
+    pub(crate) fn new(clock: SharedClock) -> Self {
+        Documents {
+            cache: BoundedCache::new("client metadata documents", MAX_CACHED, clock),
+        }
+    }
+
     /// The document `url` names, validated (see the module docs).
     /// `allow_private` lifts the https and public-address rules, for
     /// development on one machine.
@@ -81,23 +108,19 @@ impl Documents {
         &self,
         url: &str,
         allow_private: bool,
-    ) -> Result<serde_json::Value, String> {
-        if let Some((until, doc)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(url)
-            && Instant::now() < *until
-        {
-            return Ok(doc.clone());
+    ) -> Result<serde_json::Value, CimdError> {
+        if url.len() > 2048 {
+            return Err("a client id URL may be at most 2048 characters".into());
         }
-        let (doc, ttl) = fetch(url, allow_private).await?;
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED {
-            cache.clear();
-        }
-        cache.insert(url.to_owned(), (Instant::now() + ttl, doc.clone()));
-        Ok(doc)
+        let key = (url.to_owned(), allow_private);
+        self.cache
+            .get_or_load(&key, || async {
+                match fetch(url, allow_private).await {
+                    Ok((doc, ttl)) => (Ok(doc), ttl),
+                    Err(e) => (Err(CimdError(e)), FAILURE_TTL),
+                }
+            })
+            .await
     }
 }
 
@@ -227,18 +250,24 @@ mod tests {
 
     #[tokio::test]
     async fn private_and_insecure_urls_are_refused_before_any_request() {
-        let docs = Documents::default();
+        let docs = Documents::new(crate::clock::system());
         let e = docs
             .get("http://127.0.0.1:9/client.json", false)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must be https"), "{e}");
         let e = docs
             .get("https://127.0.0.1:9/client.json", false)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a public address"), "{e}");
-        let e = docs.get("https://example.com", false).await.unwrap_err();
+        let e = docs
+            .get("https://example.com", false)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must have a path"), "{e}");
     }
 }

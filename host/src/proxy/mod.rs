@@ -1,5 +1,7 @@
 //! The OAuth proxy: an authorization server façade in front of the identity
-//! provider (Clerk, or any OIDC issuer), on the MCP server's own origin.
+//! provider (Clerk, or any OIDC issuer), on the MCP server's own origin. It
+//! sits beside the transport: HTTP endpoints and durable state, and it never
+//! touches plugins.
 //!
 //! Many MCP clients look for the authorization server on the MCP origin,
 //! register themselves dynamically (which Clerk leaves off by default), and
@@ -24,25 +26,55 @@
 //! dropped. The upstream refresh token is kept, sealed with AES-256-GCM,
 //! because a client's refresh is passed upstream: a user removed at the
 //! identity provider cannot refresh.
+//!
+//! Files: [`settings`] (what it runs with), `routes` (the router, metadata,
+//! keys), `clients` (registration, metadata documents via `cimd`),
+//! `authorize` (sign-in and the upstream callback), `token` (codes,
+//! refreshes, issuing), `error` (every refusal), `seal` (its secrets).
 
+mod authorize;
 mod cimd;
-mod endpoints;
+mod clients;
+mod error;
+mod routes;
 pub(crate) mod seal;
-pub(crate) mod store;
+pub mod settings;
+mod token;
 
-use crate::auth::dev::DevIssuer;
-use crate::auth::{self, Authenticator, IssueConfig, Secret};
-use crate::config::Config;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+pub use settings::ProxySettings;
+
+use crate::auth::{self, Authenticator, Provider, SigningKey};
+use crate::clock::SharedClock;
+use crate::storage::oauth::{OAuthStore, Revoked};
+use crate::storage::{StorageError, run_blocking};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 /// The signing key file in the data directory.
 pub const SIGNING_KEY_FILE: &str = "oauth-signing.p8";
 
-/// Why the proxy cannot start; names the key or file.
+/// How often expired state is swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
-#[error("OAuth proxy: {0}")]
-pub struct ProxyError(pub String);
+#[non_exhaustive]
+pub enum ProxyError {
+    /// A setting is unusable, or the identity provider cannot be discovered.
+    #[error("OAuth proxy: {0}")]
+    Config(#[from] auth::AuthConfigError),
+    /// The signing key is unusable.
+    #[error("OAuth proxy: {0}")]
+    SigningKey(#[from] auth::signing::SigningKeyError),
+    /// The sealing keys are unusable.
+    #[error("OAuth proxy: {0}")]
+    Seal(#[from] seal::SealError),
+    /// The state database cannot be opened.
+    #[error("OAuth proxy: {0}")]
+    Storage(#[from] StorageError),
+}
 
 /// Where the upstream identity provider takes sign-ins and codes.
 #[derive(Debug, Clone)]
@@ -51,28 +83,55 @@ pub(crate) struct UpstreamEndpoints {
     pub token: String,
 }
 
+/// Revoked access tokens by SHA-256, each until it expires (after which it
+/// fails verification anyway and is forgotten).
+#[derive(Default)]
+struct Revocations {
+    until: Mutex<HashMap<[u8; 32], u64>>,
+}
+
+impl Revocations {
+    fn add(&self, revoked: &[Revoked]) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        for r in revoked {
+            if let Ok(bytes) = hex::decode(&r.hash)
+                && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+            {
+                until.insert(key, r.expires);
+            }
+        }
+    }
+
+    fn contains(&self, key: &[u8; 32]) -> bool {
+        self.until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(key)
+    }
+
+    fn prune(&self, now: u64) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.retain(|_, expires| *expires > now);
+    }
+
+    fn len(&self) -> usize {
+        self.until.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
 /// The proxy: its keys, its storage, and the upstream application.
 pub struct OAuthProxy {
-    /// This server's public URL: the issuer clients see.
-    issuer: String,
-    /// The MCP resource URL.
-    resource: String,
-    /// The path of `issuer` (routes live under it).
-    base: String,
+    settings: ProxySettings,
     /// Verifies the identity provider's tokens.
     upstream_auth: Arc<Authenticator>,
     upstream: UpstreamEndpoints,
-    upstream_client_id: String,
-    upstream_secret: Secret,
-    upstream_scopes: Vec<String>,
-    /// Scopes this resource offers (empty: none are granted).
-    scopes_supported: Vec<String>,
-    signer: DevIssuer,
+    signer: SigningKey,
     keys: seal::Keys,
-    store: Arc<store::ProxyStore>,
+    store: Arc<dyn OAuthStore>,
+    revoked: Arc<Revocations>,
     http: reqwest::Client,
     documents: cimd::Documents,
-    issue: IssueConfig,
+    clock: SharedClock,
     /// Token bucket for registrations: (tokens, last refill).
     registrations: Mutex<(f64, Instant)>,
 }
@@ -80,77 +139,95 @@ pub struct OAuthProxy {
 impl std::fmt::Debug for OAuthProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthProxy")
-            .field("issuer", &self.issuer)
+            .field("issuer", &self.settings.issuer)
             .field("upstream", &self.upstream)
             .finish_non_exhaustive()
     }
 }
 
 impl OAuthProxy {
-    /// Open the proxy for `config` (with `auth.public_url` resolved), the
-    /// identity provider's verifier `upstream_auth` and its endpoints.
-    /// Returns the proxy and the verifier of its own tokens.
-    pub(crate) fn open(
-        config: &Config,
+    /// Open the proxy with `settings` over `store`, its keys in `data_dir`,
+    /// the identity provider's verifier `upstream_auth`. Returns the proxy
+    /// and the verifier of its own tokens. Must run inside a Tokio runtime
+    /// (it discovers the upstream endpoints and starts the sweeper).
+    pub async fn open(
+        settings: ProxySettings,
+        data_dir: &Path,
+        store: Arc<dyn OAuthStore>,
         upstream_auth: Arc<Authenticator>,
-        upstream: UpstreamEndpoints,
+        clock: SharedClock,
     ) -> Result<(Arc<OAuthProxy>, Arc<Authenticator>), ProxyError> {
-        let issuer = config.public_url().map_err(|e| ProxyError(e.to_string()))?;
-        let base = config.base_path().map_err(|e| ProxyError(e.to_string()))?;
-        let data = &config.storage.data_dir;
-        let signer = DevIssuer::open_key(&data.join(SIGNING_KEY_FILE))
-            .map_err(|e| ProxyError(e.to_string()))?;
-        let keys = seal::Keys::load(&config.auth.issue.secret, data).map_err(ProxyError)?;
-        let store = Arc::new(
-            store::ProxyStore::open(data, config.auth.issue.access_token_secs)
-                .map_err(ProxyError)?,
-        );
-        let revoked = {
-            let store = store.clone();
-            Arc::new(move |key: &[u8; 32]| store.is_revoked(key)) as auth::RevocationCheck
+        let upstream = upstream_endpoints(&settings, upstream_auth.issuer()).await?;
+        let (signer, keys) = {
+            let (data_dir, secret) = (data_dir.to_path_buf(), settings.issue.secret.clone());
+            let opened = run_blocking(move || {
+                let signer = SigningKey::open(&data_dir.join(SIGNING_KEY_FILE));
+                let keys = seal::Keys::load(&secret, &data_dir);
+                Ok((signer, keys))
+            })
+            .await?;
+            (opened.0?, opened.1?)
         };
-        let verifier = auth::build_for_proxy(&upstream_auth, &issuer, signer.jwks(), revoked);
-        let burst = f64::from(config.auth.issue.registrations_per_minute);
-        let proxy = OAuthProxy {
-            resource: format!("{issuer}/mcp"),
-            issuer,
-            base,
+        let now = clock.unix_secs();
+        let revoked = Arc::new(Revocations::default());
+        {
+            let store = store.clone();
+            let keep = settings.issue.access_token_secs;
+            let live = run_blocking(move || {
+                store.sweep(now, keep)?;
+                store.revoked_tokens(now)
+            })
+            .await?;
+            revoked.add(&live);
+        }
+        let check = {
+            let revoked = revoked.clone();
+            Arc::new(move |key: &[u8; 32]| revoked.contains(key)) as auth::RevocationCheck
+        };
+        let verifier =
+            auth::build_for_proxy(&upstream_auth, &settings.issuer, signer.jwks(), check);
+        let burst = f64::from(settings.issue.registrations_per_minute);
+        let proxy = Arc::new(OAuthProxy {
             upstream_auth,
             upstream,
-            upstream_client_id: config.auth.upstream.client_id.clone().unwrap_or_default(),
-            upstream_secret: config.auth.upstream.client_secret.clone(),
-            upstream_scopes: config.auth.upstream.scopes.clone(),
-            scopes_supported: config.auth.scopes_supported.clone(),
             signer,
             keys,
             store,
-            http: auth::http_client(),
-            documents: cimd::Documents::default(),
-            issue: config.auth.issue.clone(),
-            registrations: Mutex::new((burst, Instant::now())),
-        };
+            revoked,
+            http: auth::http_client()?,
+            documents: cimd::Documents::new(clock.clone()),
+            registrations: Mutex::new((burst, clock.instant())),
+            clock,
+            settings,
+        });
+        tokio::spawn(sweep_periodically(Arc::downgrade(&proxy)));
         tracing::info!(
-            issuer = %proxy.issuer,
+            issuer = %proxy.settings.issuer,
             upstream = %proxy.upstream.authorize,
             "OAuth proxy on"
         );
-        Ok((Arc::new(proxy), verifier))
+        Ok((proxy, verifier))
     }
 
     /// The issuer clients see.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.settings.issuer
     }
 
     /// The redirect URI to register for the upstream application.
     pub fn callback_url(&self) -> String {
-        format!("{}/oauth/callback", self.issuer)
+        format!("{}/oauth/callback", self.settings.issuer)
+    }
+
+    /// Revoked access tokens remembered now (until each expires).
+    pub fn revocations(&self) -> usize {
+        self.revoked.len()
     }
 
     /// The authorization server metadata (RFC 8414).
     pub fn metadata(&self) -> serde_json::Value {
-        let i = &self.issuer;
-        let mut scopes = self.scopes_supported.clone();
+        let i = &self.settings.issuer;
+        let mut scopes = self.settings.scopes_supported.clone();
         scopes.push("offline_access".into());
         serde_json::json!({
             "issuer": i,
@@ -172,50 +249,122 @@ impl OAuthProxy {
     /// The proxy's routes (metadata, registration, authorization, callback,
     /// token, keys), to merge beside the MCP endpoint.
     pub fn router(self: &Arc<Self>) -> axum::Router {
-        endpoints::router(self.clone())
+        routes::router(self.clone())
+    }
+
+    /// Seconds since the epoch, by the proxy's clock.
+    fn now(&self) -> u64 {
+        self.clock.unix_secs()
+    }
+
+    /// Run `f` against the store on the blocking pool.
+    async fn db<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn OAuthStore) -> Result<T, StorageError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        run_blocking(move || f(&*store)).await
+    }
+
+    /// Remember tokens a store operation revoked.
+    fn remember_revoked(&self, revoked: &[Revoked]) {
+        self.revoked.add(revoked);
+        if !revoked.is_empty() {
+            tracing::info!(tokens = revoked.len(), "access tokens revoked");
+        }
+    }
+
+    /// End `grant_id`, refusing its access tokens from now on.
+    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StorageError> {
+        let id = grant_id.to_owned();
+        let revoked = self.db(move |s| s.revoke_grant(&id)).await?;
+        self.remember_revoked(&revoked);
+        tracing::info!(grant = %grant_id, tokens = revoked.len(), "grant revoked");
+        Ok(())
     }
 }
 
-/// The upstream endpoints for `config`: configured, Clerk's fixed paths, or
-/// the OIDC issuer's metadata.
-pub(crate) async fn upstream_endpoints(
-    config: &Config,
+/// Sweep expired state and revocations every [`SWEEP_EVERY`], for as long
+/// as the proxy lives.
+async fn sweep_periodically(proxy: Weak<OAuthProxy>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let Some(proxy) = proxy.upgrade() else {
+            return;
+        };
+        let now = proxy.now();
+        proxy.revoked.prune(now);
+        let keep = proxy.settings.issue.access_token_secs;
+        if let Err(e) = proxy.db(move |s| s.sweep(now, keep)).await {
+            tracing::warn!(error = %e, "sweeping expired OAuth state failed");
+        }
+    }
+}
+
+/// The upstream endpoints: configured, Clerk's fixed paths, or the OIDC
+/// issuer's metadata.
+async fn upstream_endpoints(
+    settings: &ProxySettings,
     upstream_issuer: &str,
 ) -> Result<UpstreamEndpoints, ProxyError> {
-    let up = &config.auth.upstream;
-    if let (Some(a), Some(t)) = (&up.authorization_endpoint, &up.token_endpoint) {
+    if let (Some(a), Some(t)) = (&settings.authorization_endpoint, &settings.token_endpoint) {
         return Ok(UpstreamEndpoints {
             authorize: a.clone(),
             token: t.clone(),
         });
     }
-    let (authorize, token) = match config.auth.provider() {
-        Some(auth::Provider::Oidc) => {
-            let meta = auth::discover(upstream_issuer)
-                .await
-                .map_err(|e| ProxyError(e.to_string()))?;
+    let (authorize, token) = match settings.provider {
+        Provider::Oidc => {
+            let meta = auth::discover(upstream_issuer).await?;
             (meta.authorization_endpoint, meta.token_endpoint)
         }
-        _ => (
+        Provider::Clerk => (
             Some(format!("{upstream_issuer}/oauth/authorize")),
             Some(format!("{upstream_issuer}/oauth/token")),
         ),
     };
     let missing = |what: &str| {
-        ProxyError(format!(
-            "the identity provider publishes no {what}; set auth.upstream.{what}"
-        ))
+        ProxyError::Config(auth::AuthConfigError {
+            key: format!("auth.upstream.{what}"),
+            reason: format!("the identity provider publishes no {what}; set it"),
+        })
     };
     Ok(UpstreamEndpoints {
-        authorize: up
-            .authorization_endpoint
-            .clone()
+        authorize: (settings.authorization_endpoint.clone())
             .or(authorize)
             .ok_or_else(|| missing("authorization_endpoint"))?,
-        token: up
-            .token_endpoint
-            .clone()
+        token: (settings.token_endpoint.clone())
             .or(token)
             .ok_or_else(|| missing("token_endpoint"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revocations_are_forgotten_once_their_token_expires() {
+        let r = Revocations::default();
+        let hash = |b: u8| hex::encode([b; 32]);
+        r.add(&[
+            Revoked {
+                hash: hash(1),
+                expires: 100,
+            },
+            Revoked {
+                hash: hash(2),
+                expires: 200,
+            },
+        ]);
+        assert!(r.contains(&[1; 32]) && r.contains(&[2; 32]));
+        r.prune(100);
+        assert!(
+            !r.contains(&[1; 32]),
+            "expired: verification refuses it anyway"
+        );
+        assert!(r.contains(&[2; 32]));
+        assert_eq!(r.len(), 1);
+    }
 }

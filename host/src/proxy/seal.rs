@@ -5,10 +5,10 @@
 //! the `state` sent upstream, and an AES-256-GCM key that seals the upstream
 //! refresh tokens and PKCE verifiers before they reach storage.
 
-use crate::auth::Secret;
+use crate::auth::signing::random_bytes as system_random;
+use crate::secret::Secret;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -16,6 +16,26 @@ use std::path::Path;
 
 /// The master key file in the data directory, when no secret is configured.
 pub const KEY_FILE: &str = "oauth-proxy.key";
+
+/// Why the proxy's keys or a sealed value cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The master key file is unusable.
+    #[error("{path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    Random,
+    /// Encryption failed.
+    #[error("cannot seal a value")]
+    Seal,
+}
 
 /// Why a state sent upstream is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,20 +55,25 @@ pub(crate) struct Keys {
 impl Keys {
     /// Derive the keys from `configured`, or from the key file in
     /// `data_dir` (created on first use).
-    pub(crate) fn load(configured: &Secret, data_dir: &Path) -> Result<Keys, String> {
+    pub(crate) fn load(configured: &Secret, data_dir: &Path) -> Result<Keys, SealError> {
         let master = if configured.is_empty() {
             let path = data_dir.join(KEY_FILE);
+            let key_file = |reason: String| SealError::KeyFile {
+                path: path.display().to_string(),
+                reason,
+            };
             match std::fs::read(&path) {
                 Ok(bytes) if bytes.len() >= 32 => bytes,
-                Ok(_) => return Err(format!("{}: shorter than 32 bytes", path.display())),
+                Ok(_) => return Err(key_file("shorter than 32 bytes".into())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let bytes = random_bytes::<32>().to_vec();
-                    std::fs::create_dir_all(data_dir)
-                        .and_then(|()| crate::auth::dev::write_private(&path, &bytes))
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let bytes = random_bytes::<32>()?.to_vec();
+                    crate::storage::create_private_dir(data_dir)
+                        .map_err(|e| key_file(e.to_string()))?;
+                    crate::auth::signing::write_private(&path, &bytes)
+                        .map_err(|e| key_file(e.to_string()))?;
                     bytes
                 }
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+                Err(e) => return Err(key_file(e.to_string())),
             }
         } else {
             configured.expose().as_bytes().to_vec()
@@ -60,7 +85,7 @@ impl Keys {
             derive(b"toolhost oauth state v1").as_ref(),
         );
         let seal = UnboundKey::new(&AES_256_GCM, derive(b"toolhost oauth seal v1").as_ref())
-            .map_err(|_| "cannot derive the sealing key".to_owned())?;
+            .map_err(|_| SealError::Seal)?;
         Ok(Keys {
             state,
             seal: LessSafeKey::new(seal),
@@ -91,24 +116,19 @@ impl Keys {
 
     /// `plaintext` encrypted and authenticated, bound to `context` (a row's
     /// key, so a sealed value cannot be moved to another row).
-    pub(crate) fn seal(&self, plaintext: &str, context: &str) -> String {
-        let nonce_bytes = random_bytes::<NONCE_LEN>();
+    pub(crate) fn seal(&self, plaintext: &str, context: &str) -> Result<String, SealError> {
+        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
         let mut data = plaintext.as_bytes().to_vec();
-        // Sealing with a fresh nonce cannot fail for inputs this size.
-        if self
-            .seal
+        self.seal
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(context.as_bytes()),
                 &mut data,
             )
-            .is_err()
-        {
-            return String::new();
-        }
+            .map_err(|_| SealError::Seal)?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&data);
-        URL_SAFE_NO_PAD.encode(out)
+        Ok(URL_SAFE_NO_PAD.encode(out))
     }
 
     /// The plaintext of a value [`Keys::seal`] made with the same `context`.
@@ -128,18 +148,14 @@ impl Keys {
     }
 }
 
-/// `N` random bytes from the system's generator.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    // The system generator does not fail on supported platforms; a zeroed
-    // buffer would be caught by the uniqueness of ids in storage.
-    let _ = SystemRandom::new().fill(&mut b);
-    b
+/// `N` random bytes from the system's generator; an error, never zeros.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], SealError> {
+    system_random::<N>().map_err(|_| SealError::Random)
 }
 
 /// A random, URL-safe token of 256 bits.
-pub(crate) fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+pub(crate) fn random_token() -> Result<String, SealError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
 /// How a token or code is stored: its SHA-256, hex.
@@ -182,13 +198,13 @@ mod tests {
     #[test]
     fn sealed_values_open_only_in_their_context() {
         let k = keys();
-        let sealed = k.seal("refresh-token-value", "grant-1");
+        let sealed = k.seal("refresh-token-value", "grant-1").unwrap();
         assert!(!sealed.contains("refresh"));
         assert_eq!(k.open(&sealed, "grant-1").unwrap(), "refresh-token-value");
         assert!(k.open(&sealed, "grant-2").is_none());
         assert_ne!(
             sealed,
-            k.seal("refresh-token-value", "grant-1"),
+            k.seal("refresh-token-value", "grant-1").unwrap(),
             "fresh nonce"
         );
     }
@@ -198,7 +214,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Keys::load(&Secret::default(), dir.path()).unwrap();
         let b = Keys::load(&Secret::default(), dir.path()).unwrap();
-        assert_eq!(b.open(&a.seal("v", "c"), "c").unwrap(), "v");
+        assert_eq!(b.open(&a.seal("v", "c").unwrap(), "c").unwrap(), "v");
     }
 
     #[test]

@@ -1,37 +1,116 @@
-//! The live tool set: tool name → the plugin version that serves it.
+//! The live tool set: tool name → what serves it, a plugin version or a
+//! tool compiled into the host.
 //!
 //! Readers take a snapshot (an `Arc` of an immutable map), so a call that
 //! looked up version N keeps it until the call ends, whatever is published
 //! meanwhile. Writers publish a whole new map; subscribers learn that the tool
-//! set changed through a generation counter.
+//! set changed through a generation counter. Native tools sit beside the
+//! plugins and hide a plugin of the same name.
 
 mod directory;
+pub mod native;
 mod watcher;
 
 pub use directory::{PluginDir, Reconciled};
 pub use watcher::{WatchConfig, spawn_watcher};
 
-use crate::runtime::Plugin;
+use crate::Principal;
+use crate::runtime::{CallError, Limits, Plugin, ToolInfo, ToolOutput};
+use crate::storage::Store;
+use native::{NativeCall, NativeTool};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
+/// What serves one tool name.
+#[derive(Clone)]
+pub enum Entry {
+    /// A loaded plugin version.
+    Plugin(Plugin),
+    /// A tool compiled into the host.
+    Native(Arc<dyn NativeTool>),
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Plugin(p) => p.fmt(f),
+            Entry::Native(n) => f.debug_tuple("Native").field(&n.info().name).finish(),
+        }
+    }
+}
+
+impl Entry {
+    /// What the tool says about itself.
+    pub fn info(&self) -> &ToolInfo {
+        match self {
+            Entry::Plugin(p) => p.info(),
+            Entry::Native(n) => n.info(),
+        }
+    }
+
+    /// The tool name.
+    pub fn name(&self) -> &str {
+        &self.info().name
+    }
+
+    /// The serving version: a plugin's short content hash, or `native`.
+    pub fn version(&self) -> &str {
+        match self {
+            Entry::Plugin(p) => p.version(),
+            Entry::Native(_) => "native",
+        }
+    }
+
+    /// The plugin version, when a plugin serves the name.
+    pub fn plugin(&self) -> Option<&Plugin> {
+        match self {
+            Entry::Plugin(p) => Some(p),
+            Entry::Native(_) => None,
+        }
+    }
+
+    /// Run one call as `principal` under `limits` (a plugin's sandbox
+    /// limits; a native tool has none). Blocking: run it on a thread that
+    /// may block.
+    pub fn call(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        arguments: &Value,
+        limits: &Limits,
+        store: &Store,
+    ) -> Result<ToolOutput, CallError> {
+        match self {
+            Entry::Plugin(plugin) => {
+                plugin.call_with_limits(principal, request_id, arguments, limits)
+            }
+            Entry::Native(tool) => native::run(
+                &**tool,
+                &NativeCall::new(principal, request_id, store),
+                arguments,
+            ),
+        }
+    }
+}
+
 /// One published tool set.
 #[derive(Debug, Default)]
 pub struct Tools {
-    by_name: BTreeMap<String, Plugin>,
+    by_name: BTreeMap<String, Entry>,
     generation: u64,
 }
 
 impl Tools {
-    /// The plugin serving `name`.
-    pub fn get(&self, name: &str) -> Option<&Plugin> {
+    /// What serves `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
         self.by_name.get(name)
     }
 
     /// Every tool, by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Plugin> {
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.by_name.values()
     }
 
@@ -51,10 +130,26 @@ impl Tools {
     }
 }
 
+#[derive(Default)]
+struct Sources {
+    plugins: BTreeMap<String, Plugin>,
+    natives: BTreeMap<String, Arc<dyn NativeTool>>,
+}
+
+impl Sources {
+    fn merged(&self) -> BTreeMap<String, Entry> {
+        let plugins = (self.plugins.iter()).map(|(n, p)| (n.clone(), Entry::Plugin(p.clone())));
+        let natives = (self.natives.iter()).map(|(n, t)| (n.clone(), Entry::Native(t.clone())));
+        // Natives last: a native tool hides a plugin of the same name.
+        plugins.chain(natives).collect()
+    }
+}
+
 /// The registry. Cheap to clone; clones share the tool set.
 #[derive(Clone)]
 pub struct Registry {
     current: Arc<RwLock<Arc<Tools>>>,
+    sources: Arc<RwLock<Sources>>,
     changes: watch::Sender<u64>,
     problems: Arc<RwLock<BTreeMap<PathBuf, String>>>,
 }
@@ -73,6 +168,7 @@ impl Default for Registry {
     fn default() -> Self {
         Registry {
             current: Arc::new(RwLock::new(Arc::new(Tools::default()))),
+            sources: Arc::default(),
             changes: watch::channel(0).0,
             problems: Arc::default(),
         }
@@ -93,9 +189,15 @@ impl Registry {
             .clone()
     }
 
-    /// The plugin currently serving `name`.
-    pub fn get(&self, name: &str) -> Option<Plugin> {
+    /// What serves `name` now.
+    pub fn entry(&self, name: &str) -> Option<Entry> {
         self.snapshot().get(name).cloned()
+    }
+
+    /// The plugin version serving `name` now (`None` when no tool or a
+    /// native tool has the name).
+    pub fn get(&self, name: &str) -> Option<Plugin> {
+        self.entry(name).and_then(|e| e.plugin().cloned())
     }
 
     /// A receiver that sees the generation of every published change.
@@ -117,40 +219,41 @@ impl Registry {
         *self.problems.write().unwrap_or_else(|e| e.into_inner()) = problems;
     }
 
-    /// Tell subscribers the tool list changed for a reason outside the
-    /// plugin set (a native tool added): a new generation, same plugins.
-    pub fn touch(&self) {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        let generation = current.generation + 1;
-        *current = Arc::new(Tools {
-            by_name: current.by_name.clone(),
-            generation,
-        });
-        drop(current);
-        self.changes.send_replace(generation);
+    /// Serve `tool` beside the plugins (replacing a native tool of the same
+    /// name, hiding a plugin of that name); subscribers are told.
+    pub fn add_native(&self, tool: Arc<dyn NativeTool>) {
+        let mut sources = self.sources.write().unwrap_or_else(|e| e.into_inner());
+        sources.natives.insert(tool.info().name.clone(), tool);
+        self.replace(sources.merged());
     }
 
-    /// Replace the tool set with `tools`. Returns true (and notifies
-    /// subscribers) if it differs from the current one: a tool added or
-    /// removed, or served by a different plugin version.
-    pub fn publish(&self, tools: BTreeMap<String, Plugin>) -> bool {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        let same = current.by_name.len() == tools.len()
-            && current
-                .by_name
-                .iter()
-                .zip(tools.iter())
+    /// Replace the plugins with `plugins`. Returns true (and notifies
+    /// subscribers) if the tool set changed: a tool added or removed, or
+    /// served by a different plugin version.
+    pub fn publish(&self, plugins: BTreeMap<String, Plugin>) -> bool {
+        let mut sources = self.sources.write().unwrap_or_else(|e| e.into_inner());
+        let same = sources.plugins.len() == plugins.len()
+            && (sources.plugins.iter())
+                .zip(plugins.iter())
                 .all(|((a, pa), (b, pb))| a == b && pa.content_hash() == pb.content_hash());
         if same {
             return false;
         }
+        sources.plugins = plugins;
+        self.replace(sources.merged());
+        true
+    }
+
+    /// Publish `by_name` as the next generation (the sources lock held, so
+    /// publications are in order).
+    fn replace(&self, by_name: BTreeMap<String, Entry>) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         let generation = current.generation + 1;
         *current = Arc::new(Tools {
-            by_name: tools,
+            by_name,
             generation,
         });
         drop(current);
         self.changes.send_replace(generation);
-        true
     }
 }

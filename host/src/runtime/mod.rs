@@ -10,6 +10,7 @@
 
 mod bindings;
 mod cache;
+mod capabilities;
 mod error;
 mod host_state;
 mod limits;
@@ -29,7 +30,7 @@ use host_state::HostState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Default for [`RuntimeConfig::keep_resident_bytes`].
@@ -168,10 +169,7 @@ impl Runtime {
             Err(e) => return Err(RuntimeError::Engine(e.to_string())),
         };
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        bindings::Tool::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        HostState::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let cache =
             match &config.cache_dir {
                 None => None,

@@ -457,17 +457,21 @@ impl Plugin {
 
     fn flush_output(&self, state: &HostState, request_id: &str) {
         let tool = self.name();
-        for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        for (stream, pipe) in [
+            ("stdout", &state.wasi.stdout),
+            ("stderr", &state.wasi.stderr),
+        ] {
             let (text, dropped) = pipe.take();
             for line in text.lines().filter(|l| !l.is_empty()) {
-                tracing::info!(target: "toolhost::plugin", tool, request_id, stream, "{line}");
+                // The tool's output, escaped: it cannot forge log lines.
+                tracing::info!(target: "toolhost::plugin", tool, request_id, stream, message = ?line);
             }
             if dropped > 0 {
                 tracing::warn!(target: "toolhost::plugin", tool, request_id, stream, dropped_bytes = dropped, "output over the per-call cap was dropped");
             }
         }
-        if state.log_dropped() > 0 {
-            tracing::warn!(target: "toolhost::plugin", tool, request_id, dropped_lines = state.log_dropped(), "log lines over the per-call cap were dropped");
+        if state.log.dropped() > 0 {
+            tracing::warn!(target: "toolhost::plugin", tool, request_id, dropped_lines = state.log.dropped(), "log lines over the per-call cap were dropped");
         }
     }
 }

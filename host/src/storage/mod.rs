@@ -1,16 +1,34 @@
-//! Storage behind the key/value capability that tools import.
+//! The persistence layer: everything the host keeps on disk.
 //!
-//! Every operation names a [`Scope`]: the bucket a tool asked for and the
-//! subject of the verified caller. The runtime builds the scope from the
-//! call's principal, so no tool can name another user's data. Backends only
-//! store and scan; the limits on names, keys and values are checked here,
-//! once, for every backend.
+//! Three stores, each a trait a backend implements and a SQLite backend
+//! (opened the one way [`db`] describes: private files, WAL, durability,
+//! versioned migrations):
+//! - the tool data behind the key/value capability ([`Backend`], served
+//!   through [`Store`]; SQLite in `toolhost.db`, or memory);
+//! - the OAuth proxy's state ([`oauth::OAuthStore`], in `oauth.db`);
+//! - the audit trail ([`audit::AuditStore`], in `audit.db`).
+//!
+//! The traits are blocking. Code on a blocking thread (a tool call, the
+//! audit writer) calls them directly; async code goes through
+//! [`run_blocking`], so no handler holds up an async worker thread (debug
+//! builds check every access).
+//!
+//! Every key/value operation names a [`Scope`]: the bucket a tool asked for
+//! and the subject of the verified caller. The runtime builds the scope from
+//! the call's principal, so no tool can name another user's data. Backends
+//! only store and scan; the limits on names, keys and values are checked
+//! here, once, for every backend.
 
+pub mod audit;
+pub(crate) mod db;
 mod memory;
+pub mod oauth;
 mod sqlite;
 
+pub(crate) use db::create_private_dir;
+pub use db::{SyncMode, blocking_section, run_blocking};
 pub use memory::MemoryStore;
-pub use sqlite::{SqliteStore, SyncMode};
+pub use sqlite::SqliteStore;
 
 /// Longest bucket name, in bytes.
 pub const MAX_BUCKET_LEN: usize = 64;
@@ -23,6 +41,7 @@ pub const MAX_SCAN_LIMIT: u32 = 1000;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The request broke a limit or a naming rule; the tool's fault.
     #[error("{0}")]

@@ -1,24 +1,12 @@
-//! The default backend: SQLite in the data directory, WAL mode.
+//! The default backend: SQLite in the data directory (see [`super::db`]).
 
+use super::db::{Database, SyncMode};
 use super::{Backend, Entry, ScanRequest, Scope, StorageError, prefix_upper_bound};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use rusqlite::{OptionalExtension, params};
+use std::path::Path;
 
-/// How hard SQLite works to keep a committed write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyncMode {
-    /// fsync on every commit: an acknowledged write survives a power loss.
-    #[default]
-    Full,
-    /// fsync at checkpoints only: an acknowledged write survives a crash or
-    /// `kill -9` of the host, but the last commits may be lost on power loss.
-    Normal,
-}
-
-const SCHEMA: &str = "
+/// The tool store's schema, one migration at a time.
+const MIGRATIONS: &[&str] = &["
 CREATE TABLE IF NOT EXISTS kv (
     bucket  TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -26,105 +14,44 @@ CREATE TABLE IF NOT EXISTS kv (
     value   BLOB NOT NULL,
     PRIMARY KEY (bucket, subject, key)
 ) WITHOUT ROWID;
-";
+"];
 
-/// Readers kept open beside the one writer; WAL lets them read while it writes.
-const READERS: usize = 4;
+/// The tool store's file in the data directory.
+pub const DB_FILE: &str = "toolhost.db";
 
-/// SQLite storage. One writer connection (SQLite admits one writer at a time)
-/// and a few readers, so scans do not queue behind writes.
+/// SQLite storage: one writer, pooled readers, so scans do not queue behind
+/// writes. Blocking: call it from a blocking thread.
+#[derive(Debug)]
 pub struct SqliteStore {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-fn backend(e: rusqlite::Error) -> StorageError {
-    StorageError::Backend(e.to_string())
+    db: Database,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) `toolhost.db` in the directory `dir`.
     pub fn open_dir(dir: &Path, sync: SyncMode) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Self::open(&dir.join("toolhost.db"), sync)
+        Self::open(&dir.join(DB_FILE), sync)
     }
 
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: &Path, sync: SyncMode) -> Result<Self, StorageError> {
-        let open_err = |e: rusqlite::Error| StorageError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let writer = Connection::open(path).map_err(open_err)?;
-        writer
-            .busy_timeout(Duration::from_secs(5))
-            .map_err(open_err)?;
-        writer
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        let sync = match sync {
-            SyncMode::Full => "FULL",
-            SyncMode::Normal => "NORMAL",
-        };
-        writer
-            .pragma_update(None, "synchronous", sync)
-            .map_err(open_err)?;
-        writer.execute_batch(SCHEMA).map_err(open_err)?;
         Ok(SqliteStore {
-            path: path.to_path_buf(),
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::with_capacity(READERS)),
+            db: Database::open(path, sync, MIGRATIONS)?,
         })
     }
 
     fn with_reader<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StorageError> {
-        let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(backend)?;
-                c.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-                c
-            }
-        };
-        let result = f(&conn).map_err(backend);
-        let mut readers = self.readers.lock().map_err(|_| poisoned())?;
-        if readers.len() < READERS {
-            readers.push(conn);
-        }
-        result
+        self.db.read(f)
     }
 
     fn with_writer<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StorageError> {
-        let conn = self.writer.lock().map_err(|_| poisoned())?;
-        f(&conn).map_err(backend)
+        self.db.write(|c| f(c))
     }
-}
-
-fn poisoned() -> StorageError {
-    StorageError::Backend("sqlite connection lock poisoned".into())
 }
 
 impl Backend for SqliteStore {

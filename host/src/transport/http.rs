@@ -1,7 +1,8 @@
 //! Streamable HTTP: rmcp's service nested at `/mcp` in an axum router.
 
+use super::HttpSettings;
 use super::mcp::{McpHandler, McpShared};
-use crate::config::ServerConfig;
+use crate::dispatch::{InFlight, InFlightGuard};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -15,13 +16,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The MCP endpoint as a router with one route, `/mcp`.
-/// `sessions` closes rmcp's sessions and streams; [`serve`] cancels it once
-/// in-flight calls have drained.
+/// `sessions` closes rmcp's sessions and streams; the host cancels it once
+/// the POST requests counted in `posts` have been answered.
 pub(crate) fn mcp_router(
     shared: Arc<McpShared>,
-    server: &ServerConfig,
+    server: &HttpSettings,
     base: &str,
     sessions: &CancellationToken,
+    posts: Arc<InFlight>,
 ) -> Router {
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(server.allowed_hosts.iter().cloned())
@@ -41,6 +43,58 @@ pub(crate) fn mcp_router(
             server.max_body_bytes,
             json_rpc_errors,
         ))
+        .layer(axum::middleware::from_fn_with_state(posts, count_posts))
+}
+
+/// Count a POST (a request that expects an answer) as in flight until its
+/// response body has been sent or dropped, so a shutdown closes the
+/// sessions only once every answer went out. Streams that stay open until
+/// the sessions close are not counted: GET streams, and 2026-07-28
+/// `subscriptions/listen` requests.
+async fn count_posts(State(posts): State<Arc<InFlight>>, request: Request, next: Next) -> Response {
+    let listening = request
+        .headers()
+        .get("mcp-method")
+        .is_some_and(|m| m.as_bytes() == b"subscriptions/listen");
+    if request.method() != Method::POST || listening {
+        return next.run(request).await;
+    }
+    let guard = posts.enter();
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    Response::from_parts(
+        parts,
+        axum::body::Body::new(Guarded {
+            body,
+            _guard: guard,
+        }),
+    )
+}
+
+/// A response body that holds a guard until it is done.
+struct Guarded {
+    body: axum::body::Body,
+    _guard: InFlightGuard,
+}
+
+impl http_body::Body for Guarded {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A JSON-RPC error response with no id (the request's could not be read).

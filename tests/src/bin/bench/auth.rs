@@ -16,11 +16,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use toolhost::auth::dev::{DevIssuer, TokenRequest};
 
 async fn measure(what: &str, keys: &JwkSet, tokens: &[String]) -> anyhow::Result<()> {
-    let config = toolhost::auth::AuthConfig {
-        public_url: Some("http://127.0.0.1:3001".into()),
-        ..Default::default()
-    };
-    let auth = toolhost::auth::build_with_fixed_keys(&config, "urn:toolhost:dev", keys)?;
+    let config = toolhost::auth::AuthConfig::default();
+    let auth = toolhost::auth::build_with_fixed_keys(
+        &config,
+        "http://127.0.0.1:3001",
+        "urn:toolhost:dev",
+        keys,
+    )?;
     let mut first = Vec::with_capacity(tokens.len());
     for token in tokens {
         let t = Instant::now();

@@ -1,21 +1,37 @@
-//! Configuration: a TOML file, then environment variables, then flags.
+//! Configuration: what the operator wrote, read once and resolved once.
 //!
-//! Every option has a default, so an empty file (or none) is a valid
-//! configuration for local development. Bad configuration fails at start-up
-//! with a message that names the key and says why.
+//! - [`Config`] is the file's model: a TOML file ([`load`]), then
+//!   environment variables (one table, [`ENV_VARS`]), then the command
+//!   line's flags. Every option has a default, so an empty file (or none) is
+//!   a valid configuration for local development.
+//! - [`Config::resolve`] validates it once and produces a
+//!   [`ResolvedConfig`]: one section per subsystem, in that subsystem's own
+//!   types (durations, URLs, limits), which is all each subsystem sees. Bad
+//!   configuration fails there, at start-up, with the key and the reason.
+//!
+//! This module sits at the top of the library beside [`crate::Host`]: it
+//! imports the subsystems' types, and no subsystem imports it.
+
+mod load;
+mod resolve;
+
+pub use crate::auth::{AuthConfig, ClerkConfig, IssueConfig, OidcConfig, UpstreamConfig};
+pub use crate::policy::{RateLimit, RateLimitOverride, ToolPolicy};
+pub use load::{ENV_VARS, EnvVar};
+pub use resolve::{AuditSettings, MetricsSettings, PluginSource, ResolvedConfig, StorageSettings};
 
 use crate::Principal;
-use crate::auth::AuthConfig;
 use crate::registry::WatchConfig;
-use crate::runtime::{Limits, LimitsOverride};
+use crate::runtime::Limits;
 use crate::storage::SyncMode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a configuration is unusable.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read configuration file {path}: {source}")]
@@ -226,42 +242,6 @@ impl Default for ConcurrencyConfig {
     }
 }
 
-/// `[rate_limit]`, or `[tools.<name>.rate_limit]`: a token bucket per
-/// caller (subject) and tool. A caller may make `burst` calls at once, then
-/// `per_minute` calls a minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimit {
-    /// Sustained calls per minute; 0 turns the limit off.
-    pub per_minute: u32,
-    /// Calls allowed at once after a quiet period (the bucket's size).
-    pub burst: u32,
-}
-
-impl Default for RateLimit {
-    /// 20 calls a second per caller and tool, with bursts of 100: far above
-    /// what an agent does, far below what starves other callers.
-    fn default() -> Self {
-        RateLimit {
-            per_minute: 1_200,
-            burst: 100,
-        }
-    }
-}
-
-impl RateLimit {
-    /// No limit.
-    pub const OFF: RateLimit = RateLimit {
-        per_minute: 0,
-        burst: 0,
-    };
-
-    /// Whether calls are limited at all.
-    pub fn is_on(&self) -> bool {
-        self.per_minute > 0
-    }
-}
-
 /// `[metrics]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -329,333 +309,10 @@ impl Default for StdioConfig {
     }
 }
 
-/// `[tools.<name>]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ToolPolicy {
-    /// Roles allowed to call the tool (any of them), replacing the tool's
-    /// own default; an empty list lets any authenticated caller.
-    pub roles: Option<Vec<String>>,
-    /// OAuth scopes a token must carry (all of them) to call the tool;
-    /// without them the request gets 403 `insufficient_scope`.
-    pub scopes: Vec<String>,
-    /// Per-call limits for this tool, replacing the `[limits]` defaults
-    /// field by field.
-    pub limits: LimitsOverride,
-    /// Calls of this tool that may run at once (within the global limit).
-    pub max_concurrent: Option<u32>,
-    /// This tool's rate limit per caller, replacing `[rate_limit]`.
-    pub rate_limit: Option<RateLimit>,
-}
-
-/// Environment variables read by [`Config::apply_env`], with the key each sets.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("TOOLHOST_LISTEN", "server.listen"),
-    (
-        "TOOLHOST_ALLOWED_HOSTS",
-        "server.allowed_hosts (comma-separated)",
-    ),
-    ("TOOLHOST_PLUGINS_DIR", "plugins.dir"),
-    ("TOOLHOST_DATA_DIR", "storage.data_dir"),
-    ("MCP_ISSUER_URL", "auth.public_url"),
-    ("CLERK_PUBLISHABLE_KEY", "auth.clerk.publishable_key"),
-    ("CLERK_SECRET_KEY", "auth.clerk.secret_key"),
-    ("CLERK_FRONTEND_API_URL", "auth.clerk.frontend_api_url"),
-    ("CLERK_API_URL", "auth.clerk.api_url"),
-    ("TOOLHOST_OIDC_ISSUER", "auth.oidc.issuer"),
-    ("TOOLHOST_AUTH_PROXY", "auth.proxy (true/false)"),
-    ("CLERK_OAUTH_CLIENT_ID", "auth.upstream.client_id"),
-    ("CLERK_OAUTH_CLIENT_SECRET", "auth.upstream.client_secret"),
-    ("TOOLHOST_PROXY_SECRET", "auth.issue.secret"),
-];
-
-impl Config {
-    /// Parse TOML text; `path` names the source in errors.
-    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_owned(),
-        })
-    }
-
-    /// Read and parse a TOML file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml(&text, path)
-    }
-
-    /// The configuration of a process: `path` (or the defaults), then the
-    /// process's environment variables.
-    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut config = match path {
-            Some(path) => Self::from_file(path)?,
-            None => Config::default(),
-        };
-        config.apply_env(|k| std::env::var(k).ok())?;
-        Ok(config)
-    }
-
-    /// Apply the environment variables of [`ENV_VARS`] found by `lookup`.
-    pub fn apply_env(
-        &mut self,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = lookup("TOOLHOST_LISTEN") {
-            self.server.listen = v.parse().map_err(|e| ConfigError::Invalid {
-                key: "TOOLHOST_LISTEN".into(),
-                reason: format!("{v:?} is not an address like 127.0.0.1:3001: {e}"),
-            })?;
-        }
-        if let Some(v) = lookup("TOOLHOST_ALLOWED_HOSTS") {
-            self.server.allowed_hosts = v
-                .split(',')
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .map(Into::into)
-                .collect();
-        }
-        if let Some(v) = lookup("TOOLHOST_PLUGINS_DIR") {
-            self.plugins.dir = PathBuf::from(v);
-        }
-        if let Some(v) = lookup("TOOLHOST_DATA_DIR") {
-            self.storage.data_dir = PathBuf::from(v);
-        }
-        self.auth.apply_env(&lookup);
-        Ok(())
-    }
-
-    /// This server's public URL: `auth.public_url`, or `http://<server.listen>`.
-    pub fn public_url(&self) -> Result<String, ConfigError> {
-        if let Some(url) = &self.auth.public_url {
-            return Ok(url.trim_end_matches('/').to_owned());
-        }
-        if self.server.listen.ip().is_unspecified() {
-            return Err(ConfigError::Invalid {
-                key: "auth.public_url (MCP_ISSUER_URL)".into(),
-                reason: format!(
-                    "must be set when listening on {}: clients need the URL they reach this server at",
-                    self.server.listen
-                ),
-            });
-        }
-        Ok(format!("http://{}", self.server.listen))
-    }
-
-    /// The path of the public URL, under which this host's routes live
-    /// (`/tools` for `https://app.example.com/tools`; empty at the root).
-    pub fn base_path(&self) -> Result<String, ConfigError> {
-        let url = self.public_url()?;
-        Ok(crate::auth::settings::split_origin(&url).1.to_owned())
-    }
-
-    /// The OAuth proxy's settings, when it is on.
-    fn validate_proxy(&self) -> Result<(), ConfigError> {
-        let auth = &self.auth;
-        if !auth.proxy {
-            return Ok(());
-        }
-        let invalid = |key: &str, reason: String| ConfigError::Invalid {
-            key: key.into(),
-            reason,
-        };
-        if self.dev.enabled {
-            return Err(invalid(
-                "auth.proxy (TOOLHOST_AUTH_PROXY)",
-                "cannot be on in development mode (--dev): the proxy signs users in at the \
-                 identity provider; turn one of them off"
-                    .into(),
-            ));
-        }
-        if auth.provider().is_none() {
-            return Err(invalid(
-                "auth.proxy (TOOLHOST_AUTH_PROXY)",
-                "needs an upstream identity provider: set CLERK_PUBLISHABLE_KEY or \
-                 CLERK_FRONTEND_API_URL (Clerk), or TOOLHOST_OIDC_ISSUER"
-                    .into(),
-            ));
-        }
-        match auth.upstream.client_id.as_deref().map(str::trim) {
-            None | Some("") => {
-                return Err(invalid(
-                    "auth.upstream.client_id (CLERK_OAUTH_CLIENT_ID)",
-                    "must be set when auth.proxy is on: the client id of the OAuth application \
-                     registered at the identity provider, whose redirect URI is \
-                     <MCP_ISSUER_URL>/oauth/callback"
-                        .into(),
-                ));
-            }
-            Some(_) => {}
-        }
-        let secret = auth.issue.secret.expose();
-        if !secret.is_empty() && secret.len() < 32 {
-            return Err(invalid(
-                "auth.issue.secret (TOOLHOST_PROXY_SECRET)",
-                format!("is {} characters; at least 32 are needed", secret.len()),
-            ));
-        }
-        for (key, value) in [
-            ("auth.issue.access_token_secs", auth.issue.access_token_secs),
-            (
-                "auth.issue.refresh_token_secs",
-                auth.issue.refresh_token_secs,
-            ),
-            ("auth.issue.code_secs", auth.issue.code_secs),
-            (
-                "auth.issue.authorization_secs",
-                auth.issue.authorization_secs,
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be greater than 0".into()));
-            }
-        }
-        for (key, url) in [
-            (
-                "auth.upstream.authorization_endpoint",
-                &auth.upstream.authorization_endpoint,
-            ),
-            (
-                "auth.upstream.token_endpoint",
-                &auth.upstream.token_endpoint,
-            ),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("https://") || url.starts_with("http://"))
-            {
-                return Err(invalid(key, format!("{url:?} is not an http(s) URL")));
-            }
-        }
-        Ok(())
-    }
-
-    /// Check values no parser can: limits, role names, the principal.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        };
-        if self.server.max_body_bytes < 1024 {
-            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
-        }
-        let limit_error = |(key, reason): (String, String)| invalid(&key, &reason);
-        self.limits.check("limits").map_err(limit_error)?;
-        if self.runtime.max_instances == 0 {
-            return Err(invalid("runtime.max_instances", "must be greater than 0"));
-        }
-        match self.concurrency.max_calls {
-            Some(0) => return Err(invalid("concurrency.max_calls", "must be greater than 0")),
-            Some(n) if n > self.runtime.max_instances => {
-                return Err(invalid(
-                    "concurrency.max_calls",
-                    &format!(
-                        "{n} is more than runtime.max_instances ({}): every call needs an instance",
-                        self.runtime.max_instances
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        let check_rate = |key: &str, rate: &RateLimit| {
-            if rate.is_on() && rate.burst == 0 {
-                Err(invalid(
-                    key,
-                    "burst must be at least 1 when per_minute is set (0 per_minute turns it off)",
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        check_rate("rate_limit.burst", &self.rate_limit)?;
-        if self.auth.jwks_min_ttl_secs > self.auth.jwks_max_ttl_secs {
-            return Err(invalid(
-                "auth.jwks_min_ttl_secs",
-                "must not exceed auth.jwks_max_ttl_secs",
-            ));
-        }
-        self.validate_proxy()?;
-        if self.stdio.principal.subject.trim().is_empty() {
-            return Err(invalid("stdio.principal.subject", "must not be empty"));
-        }
-        if self.dev.enabled && !self.server.listen.ip().is_loopback() {
-            return Err(invalid(
-                "server.listen",
-                &format!(
-                    "{} is not a loopback address; development mode (tokens anyone with the data \
-                     directory can mint) only listens on loopback",
-                    self.server.listen
-                ),
-            ));
-        }
-        for (tool, policy) in &self.tools {
-            if let Some(bad) = policy
-                .roles
-                .iter()
-                .flatten()
-                .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))
-            {
-                return Err(invalid(
-                    &format!("tools.{tool}.roles"),
-                    &format!("role {bad:?} is empty or has white space"),
-                ));
-            }
-            self.limits
-                .with(&policy.limits)
-                .check(&format!("tools.{tool}.limits"))
-                .map_err(limit_error)?;
-            if policy.max_concurrent == Some(0) {
-                return Err(invalid(
-                    &format!("tools.{tool}.max_concurrent"),
-                    "must be greater than 0",
-                ));
-            }
-            if let Some(rate) = &policy.rate_limit {
-                check_rate(&format!("tools.{tool}.rate_limit.burst"), rate)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The per-call limits of `tool`: `[limits]` with the tool's overrides.
-    pub fn limits_for(&self, tool: &str) -> Limits {
-        match self.tools.get(tool) {
-            Some(policy) => self.limits.with(&policy.limits),
-            None => self.limits.clone(),
-        }
-    }
-
-    /// The largest memory and table limits of any tool, which size the
-    /// instance pool.
-    pub fn limits_ceiling(&self) -> (usize, usize) {
-        self.tools.keys().map(|t| self.limits_for(t)).fold(
-            (self.limits.memory_bytes, self.limits.table_elements),
-            |(m, t), l| (m.max(l.memory_bytes), t.max(l.table_elements)),
-        )
-    }
-
-    /// The rate limit of `tool` per caller.
-    pub fn rate_limit_for(&self, tool: &str) -> RateLimit {
-        self.tools
-            .get(tool)
-            .and_then(|p| p.rate_limit)
-            .unwrap_or(self.rate_limit)
-    }
-
-    /// The roles that may call `tool`: the operator's override, else the
-    /// tool's own default.
-    pub fn roles_for<'a>(&'a self, tool: &str, default: &'a [String]) -> &'a [String] {
-        match self.tools.get(tool).and_then(|p| p.roles.as_deref()) {
-            Some(roles) => roles,
-            None => default,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, Path::new("toolhost.toml"))
@@ -743,11 +400,12 @@ mod tests {
             "unset keys keep defaults"
         );
         let default = vec!["member".to_owned()];
+        let policy = config.resolve().unwrap().policy;
         assert_eq!(
-            config.roles_for("notes_create", &default),
+            policy.roles_for("notes_create", &default),
             ["writer", "admin"]
         );
-        assert_eq!(config.roles_for("notes_list", &default), ["member"]);
+        assert_eq!(policy.roles_for("notes_list", &default), ["member"]);
     }
 
     #[test]
@@ -797,15 +455,15 @@ mod tests {
             "#,
         )
         .unwrap();
-        config.validate().unwrap();
-        let export = config.limits_for("export");
+        let policy = config.resolve().unwrap().policy;
+        let export = policy.limits_for("export");
         assert_eq!(export.timeout_ms, 30_000);
         assert_eq!(export.memory_bytes, 512 << 20);
         assert_eq!(export.output_bytes, Limits::default().output_bytes);
-        assert_eq!(config.limits_for("other").timeout_ms, 2000);
-        assert_eq!(config.limits_ceiling().0, 512 << 20);
-        assert!(!config.rate_limit_for("export").is_on());
-        assert_eq!(config.rate_limit_for("other").burst, 5);
+        assert_eq!(policy.limits_for("other").timeout_ms, 2000);
+        assert_eq!(policy.limits_ceiling().0, 512 << 20);
+        assert!(!policy.rate_limit_for("export").is_on());
+        assert_eq!(policy.rate_limit_for("other").burst, 5);
 
         let bad = |text: &str| parse(text).unwrap().validate().unwrap_err().to_string();
         let timeout = bad("[tools.t]\nlimits = { timeout_ms = 0 }");

@@ -4,7 +4,8 @@
 //! limit) both become a result with `isError: true` and a message that says
 //! what happened, so the model sees it and the request itself never fails.
 
-use crate::runtime::{CallError, Content, ToolOutput};
+use crate::dispatch::CallFailure;
+use crate::runtime::{Content, ToolOutput};
 use base64::Engine as _;
 use rmcp::model::{CallToolResult, ContentBlock as McpContent};
 
@@ -27,12 +28,12 @@ pub fn success(output: ToolOutput) -> CallToolResult {
 }
 
 /// A failed call as an MCP tool error result.
-pub fn failure(error: &CallError) -> CallToolResult {
+pub fn failure(error: &CallFailure) -> CallToolResult {
     CallToolResult::error(vec![McpContent::text(error.to_string())])
 }
 
 /// Either of the above.
-pub fn from_outcome(outcome: Result<ToolOutput, CallError>) -> CallToolResult {
+pub fn from_outcome(outcome: Result<ToolOutput, CallFailure>) -> CallToolResult {
     match outcome {
         Ok(out) => success(out),
         Err(e) => failure(&e),

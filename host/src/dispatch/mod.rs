@@ -1,0 +1,367 @@
+//! The call pipeline: one way a tool call runs, whichever transport it came
+//! from (Streamable HTTP, stdio, `toolhost call`).
+//!
+//! [`Dispatcher::call`] takes the verified principal, the tool name and the
+//! arguments, and owns everything between the transport and the tool:
+//! 1. a request id and a `tool_call` span;
+//! 2. the registry lookup (an unknown tool is a protocol error);
+//! 3. the policy's decision (roles, scopes, limits) and admission (rate
+//!    limit, a concurrency slot);
+//! 4. the call itself on a blocking thread: a fresh plugin instance, or a
+//!    native tool;
+//! 5. metrics, the span's outcome, and one audit record per call.
+//!
+//! The transports only adapt MCP messages to it and its [`CallOutcome`]
+//! back.
+
+pub mod audit;
+
+use crate::Principal;
+use crate::clock::SharedClock;
+use crate::policy::{Denial, Policy, Rejection};
+use crate::registry::Registry;
+use crate::runtime::{CallError, ToolOutput};
+use crate::storage::Store;
+use crate::storage::audit::AuditRecord;
+use audit::AuditLog;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::Notify;
+
+/// How one call is to run. More settings arrive with later features
+/// (cancellation, progress, outbound grants), so build it with
+/// `CallOptions::default()` and set fields.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The request id to use (in logs, the audit trail and the tool's
+    /// context); by default the dispatcher makes one.
+    pub request_id: Option<String>,
+}
+
+/// Why a call produced no output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallFailure {
+    /// No tool has the name: a protocol error, not a tool result.
+    #[error("unknown tool: {0:?}")]
+    UnknownTool(String),
+    /// The policy refused the call.
+    #[error("{tool}: forbidden: {denial}")]
+    Denied {
+        /// The tool.
+        tool: String,
+        /// Why.
+        denial: Denial,
+    },
+    /// Admission refused the call (rate limit, no free slot).
+    #[error("{tool}: {rejection}")]
+    Rejected {
+        /// The tool.
+        tool: String,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// The call ran and failed: the tool's own error, or the host's verdict
+    /// on the plugin (trap, limit, bad result).
+    #[error(transparent)]
+    Failed(#[from] CallError),
+}
+
+impl CallFailure {
+    /// The outcome's short name, for metrics and the audit trail.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallFailure::UnknownTool(_) => "unknown_tool",
+            CallFailure::Denied { .. } => "denied",
+            CallFailure::Rejected { rejection, .. } => rejection.reason(),
+            CallFailure::Failed(e) => e.kind(),
+        }
+    }
+}
+
+/// What a call produced.
+pub type CallOutcome = Result<ToolOutput, CallFailure>;
+
+/// The pipeline of one host. Cheap to share behind an `Arc`.
+pub struct Dispatcher {
+    registry: Registry,
+    policy: Arc<Policy>,
+    /// The store native tools use (plugins reach it through the runtime).
+    store: Store,
+    audit: Option<Arc<AuditLog>>,
+    /// Record each call's arguments in the audit trail.
+    audit_arguments: bool,
+    clock: SharedClock,
+    next_request: AtomicU64,
+    in_flight: Arc<InFlight>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("registry", &self.registry)
+            .field("in_flight", &self.in_flight.count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Work begun and not finished (calls, requests), and a way to wait until
+/// there is none: what a graceful shutdown waits for.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    drained: Notify,
+    /// The gauge that shows the count, if any.
+    gauge: Option<&'static str>,
+}
+
+impl InFlight {
+    /// A counter shown as the gauge `name`.
+    pub fn with_gauge(name: &'static str) -> Self {
+        InFlight {
+            gauge: Some(name),
+            ..InFlight::default()
+        }
+    }
+
+    /// How many are in flight now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Wait until none is in flight.
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Count one more until the guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        let now = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(name) = self.gauge {
+            metrics::gauge!(name).set(now as f64);
+        }
+        InFlightGuard(self.clone())
+    }
+}
+
+/// Counts one piece of work as in flight until dropped.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let now = self.0.count.fetch_sub(1, Ordering::SeqCst) - 1;
+        if let Some(name) = self.0.gauge {
+            metrics::gauge!(name).set(now as f64);
+        }
+        if now == 0 {
+            self.0.drained.notify_waiters();
+        }
+    }
+}
+
+/// Longest tool name kept in records: the name comes from the client.
+const MAX_RECORDED_NAME: usize = 128;
+
+impl Dispatcher {
+    /// A pipeline over `registry` under `policy`; native tools use `store`;
+    /// records go to `audit` (with the arguments when `audit_arguments`).
+    pub fn new(
+        registry: Registry,
+        policy: Arc<Policy>,
+        store: Store,
+        audit: Option<Arc<AuditLog>>,
+        audit_arguments: bool,
+        clock: SharedClock,
+    ) -> Self {
+        Dispatcher {
+            registry,
+            policy,
+            store,
+            audit,
+            audit_arguments,
+            clock,
+            next_request: AtomicU64::new(1),
+            in_flight: Arc::new(InFlight::with_gauge("toolhost_calls_in_flight")),
+        }
+    }
+
+    /// The registry calls are served from.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The policy calls are decided by.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// The calls running now.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
+    }
+
+    /// The audit trail's writer, when on.
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
+    }
+
+    /// Run one call of `tool` by `principal` with `arguments` (a JSON
+    /// object, or `null` for none).
+    pub async fn call(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        arguments: Value,
+        options: CallOptions,
+    ) -> CallOutcome {
+        let request_id = options.request_id.unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                std::process::id(),
+                self.next_request.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        let span = tracing::info_span!(
+            "tool_call",
+            tool,
+            request_id,
+            subject = %principal.subject,
+            version = tracing::field::Empty,
+            decision = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let mut record = AuditRecord {
+            at_ms: self.clock.unix_millis(),
+            request_id: request_id.clone(),
+            subject: principal.subject.clone(),
+            client_id: principal.client_id.clone(),
+            tool: tool.chars().take(MAX_RECORDED_NAME).collect(),
+            version: None,
+            decision: "rejected".into(),
+            reason: None,
+            outcome: String::new(),
+            duration_us: 0,
+            arguments: self.audit_arguments.then(|| arguments.to_string()),
+        };
+        let Some(entry) = self.registry.entry(tool) else {
+            span.in_scope(|| tracing::info!(reason = "unknown tool", "call rejected"));
+            record.reason = Some("unknown tool".into());
+            let failure = CallFailure::UnknownTool(tool.to_owned());
+            self.finish(&span, record, &Err(failure.outcome()), false)
+                .await;
+            return Err(failure);
+        };
+        record.version = Some(entry.version().to_owned());
+        span.record("version", entry.version());
+        let allowed = match self.policy.decide(principal, entry.info()) {
+            Ok(allowed) => allowed,
+            Err(denial) => {
+                span.in_scope(|| tracing::warn!(reason = %denial, "call denied"));
+                record.decision = "denied".into();
+                record.reason = Some(denial.to_string());
+                let failure = CallFailure::Denied {
+                    tool: tool.to_owned(),
+                    denial,
+                };
+                self.finish(&span, record, &Err(failure.outcome()), true)
+                    .await;
+                return Err(failure);
+            }
+        };
+        let _in_flight = self.in_flight.enter();
+        let _admitted = match self.policy.admit(&principal.subject, &allowed).await {
+            Ok(admitted) => admitted,
+            Err(rejection) => {
+                span.in_scope(|| {
+                    tracing::warn!(reason = rejection.reason(), "call rejected: {rejection}")
+                });
+                record.reason = Some(rejection.to_string());
+                let failure = CallFailure::Rejected {
+                    tool: tool.to_owned(),
+                    rejection,
+                };
+                self.finish(&span, record, &Err(failure.outcome()), true)
+                    .await;
+                return Err(failure);
+            }
+        };
+        record.decision = "allowed".into();
+        let started = std::time::Instant::now();
+        let outcome = {
+            let (principal, store, span) = (principal.clone(), self.store.clone(), span.clone());
+            let (entry, version) = (entry.clone(), entry.version().to_owned());
+            let limits = allowed.limits;
+            tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                crate::storage::blocking_section(|| {
+                    entry.call(&principal, &request_id, &arguments, &limits, &store)
+                })
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(CallError::Trap {
+                    tool: tool.to_owned(),
+                    version,
+                    kind: format!("the call's thread failed: {e}"),
+                })
+            })
+        };
+        let elapsed = started.elapsed();
+        record.duration_us = elapsed.as_micros() as u64;
+        span.in_scope(|| match &outcome {
+            Ok(_) => tracing::debug!("call ok"),
+            Err(e) => tracing::info!(error = %e, "call failed"),
+        });
+        metrics::histogram!("toolhost_tool_call_duration_seconds", "tool" => tool.to_owned())
+            .record(elapsed.as_secs_f64());
+        let outcome = outcome.map_err(CallFailure::Failed);
+        let kind = outcome.as_ref().map(|_| ()).map_err(CallFailure::outcome);
+        self.finish(&span, record, &kind, true).await;
+        outcome
+    }
+
+    /// Count the call, close its span's fields and append it to the audit
+    /// trail. `known` says whether the tool exists (only then is its name a
+    /// metric label: unknown names come from clients).
+    async fn finish(
+        &self,
+        span: &tracing::Span,
+        mut record: AuditRecord,
+        outcome: &Result<(), &'static str>,
+        known: bool,
+    ) {
+        let outcome = match outcome {
+            Ok(()) => "ok",
+            Err(kind) => kind,
+        };
+        record.outcome = outcome.to_owned();
+        span.record("decision", record.decision.as_str());
+        span.record("outcome", outcome);
+        span.record("duration_us", record.duration_us);
+        span.record(
+            "otel.status_code",
+            if outcome == "ok" { "OK" } else { "ERROR" },
+        );
+        let tool = if known {
+            record.tool.clone()
+        } else {
+            "(unknown)".to_owned()
+        };
+        metrics::counter!("toolhost_tool_calls_total", "tool" => tool, "outcome" => outcome)
+            .increment(1);
+        if let Some(log) = &self.audit {
+            log.record(record).await;
+        }
+    }
+}

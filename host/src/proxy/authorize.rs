@@ -1,0 +1,452 @@
+//! Signing in: `GET /authorize` sends the user to the identity provider,
+//! `GET /oauth/callback` takes its answer and gives the client a code.
+
+use super::OAuthProxy;
+use super::error::{OAuthError, back_to_client};
+use super::routes::Proxy;
+use super::seal::{self, StateError};
+use crate::Principal;
+use crate::storage::oauth::{CodeRow, PendingRow};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+
+type Params = HashMap<String, String>;
+
+/// The client's authorization request, kept while the user signs in
+/// upstream and then bound into the code.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ClientRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub state: Option<String>,
+    pub scope: Vec<String>,
+    pub resource: String,
+}
+
+impl OAuthProxy {
+    /// A refusal sent back to the client's (verified) redirect URI.
+    fn to_client(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> OAuthError {
+        OAuthError::Redirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state: state.map(str::to_owned),
+            error,
+            description: description.into(),
+            issuer: self.settings.issuer.clone(),
+        }
+    }
+
+    /// Scopes granted for a request: those asked for that this resource
+    /// offers (all it offers when none are asked for). Others are dropped,
+    /// as RFC 6749 allows; the token response says what was granted.
+    fn grant_scopes(&self, requested: Option<&str>) -> Vec<String> {
+        let asked: Vec<&str> = requested
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let offered = &self.settings.scopes_supported;
+        if asked.is_empty() {
+            return offered.clone();
+        }
+        offered
+            .iter()
+            .filter(|s| asked.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// `GET /authorize`.
+pub(super) async fn authorize(
+    State(proxy): Proxy,
+    Query(q): Query<Params>,
+) -> Result<Response, OAuthError> {
+    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+        return Err(OAuthError::page(
+            "Unknown application",
+            "The request names no client_id.",
+        ));
+    };
+    let client = match proxy.client(client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(OAuthError::page(
+                "Unknown application",
+                format!("No application is registered as {client_id:?}."),
+            ));
+        }
+        Err(e) => {
+            return Err(OAuthError::page(
+                "Unknown application",
+                format!("{client_id:?}: {e}"),
+            ));
+        }
+    };
+    let redirect_uri = match q.get("redirect_uri") {
+        Some(uri) if client.redirect_uris.contains(uri) => uri.clone(),
+        Some(uri) => {
+            return Err(OAuthError::page(
+                "Invalid redirect URI",
+                format!("{uri:?} is not a redirect URI registered for this application."),
+            ));
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => {
+            return Err(OAuthError::page(
+                "Invalid redirect URI",
+                "The request names no redirect_uri and several are registered.",
+            ));
+        }
+    };
+    // From here on, errors go back to the client.
+    let state = q.get("state").map(String::as_str);
+    let fail = |error: &'static str, description: &str| {
+        proxy.to_client(&redirect_uri, state, error, description)
+    };
+    if state.is_some_and(|s| s.len() > 1024) {
+        return Err(fail(
+            "invalid_request",
+            "state is longer than 1024 characters",
+        ));
+    }
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return Err(fail(
+            "unsupported_response_type",
+            "response_type must be \"code\"",
+        ));
+    }
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(fail(
+            "unauthorized_client",
+            "this application did not register the authorization_code grant",
+        ));
+    }
+    let challenge = match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (Some(c), Some(m)) if m == "S256" => c.clone(),
+        (Some(_), Some(m)) => {
+            return Err(fail(
+                "invalid_request",
+                &format!("code_challenge_method {m:?} is not supported; use S256"),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method is required and must be S256",
+            ));
+        }
+        (None, _) => {
+            return Err(fail(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method S256",
+            ));
+        }
+    };
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(fail(
+            "invalid_request",
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+        ));
+    }
+    let resource = &proxy.settings.resource;
+    match q.get("resource") {
+        None => {}
+        Some(r) if r.trim_end_matches('/') == resource => {}
+        Some(r) => {
+            return Err(fail(
+                "invalid_target",
+                &format!("resource {r:?} is not served here; this server is {resource}"),
+            ));
+        }
+    }
+    let request = ClientRequest {
+        client_id: client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        code_challenge: challenge,
+        state: state.map(str::to_owned),
+        scope: proxy.grant_scopes(q.get("scope").map(String::as_str)),
+        resource: resource.clone(),
+    };
+    let server_error = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "storing a pending authorization failed");
+        fail("server_error", "the authorization could not be stored")
+    };
+    let id = seal::random_token().map_err(|e| server_error(&e))?[..22].to_owned();
+    let verifier = seal::random_token().map_err(|e| server_error(&e))?;
+    let expires = proxy.now() + proxy.settings.issue.authorization_secs;
+    let pending = PendingRow {
+        request: serde_json::to_string(&request).map_err(|e| server_error(&e))?,
+        verifier: proxy
+            .keys
+            .seal(&verifier, &id)
+            .map_err(|e| server_error(&e))?,
+    };
+    {
+        let id = id.clone();
+        (proxy
+            .db(move |s| s.put_pending(&id, &pending, expires))
+            .await)
+            .map_err(|e| server_error(&e))?;
+    }
+    let Ok(mut upstream) = reqwest::Url::parse(&proxy.upstream.authorize) else {
+        return Err(fail(
+            "server_error",
+            "the identity provider's URL is invalid",
+        ));
+    };
+    {
+        let settings = &proxy.settings;
+        let mut p = upstream.query_pairs_mut();
+        p.append_pair("response_type", "code")
+            .append_pair("client_id", &settings.client_id)
+            .append_pair("redirect_uri", &proxy.callback_url())
+            .append_pair("scope", &settings.upstream_scopes.join(" "))
+            .append_pair("state", &proxy.keys.sign_state(&id, expires))
+            .append_pair("code_challenge", &seal::s256(&verifier))
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("resource", resource);
+        for passed in ["login_hint", "ui_locales"] {
+            if let Some(v) = q.get(passed) {
+                p.append_pair(passed, v);
+            }
+        }
+        if settings
+            .upstream_scopes
+            .iter()
+            .any(|s| s == "offline_access")
+        {
+            // OpenID Connect grants offline_access only with consent.
+            p.append_pair("prompt", "consent");
+        }
+    }
+    tracing::info!(client_id = ?client_id, "authorization: signing in upstream");
+    Ok(Redirect::to(upstream.as_str()).into_response())
+}
+
+/// What the identity provider's token endpoint said.
+pub(super) enum Upstream {
+    Tokens(Value),
+    /// It refused (4xx): the grant is over.
+    Refused(String),
+    /// It could not be reached or failed (5xx).
+    Unavailable(String),
+}
+
+impl OAuthProxy {
+    pub(super) async fn upstream_token(&self, mut form: Vec<(&str, String)>) -> Upstream {
+        let settings = &self.settings;
+        let mut request = self.http.post(&self.upstream.token);
+        if settings.client_secret.is_empty() {
+            form.push(("client_id", settings.client_id.clone()));
+        } else {
+            request =
+                request.basic_auth(&settings.client_id, Some(settings.client_secret.expose()));
+        }
+        let response = match request.form(&form).send().await {
+            Ok(r) => r,
+            Err(e) => return Upstream::Unavailable(format!("token endpoint: {e}")),
+        };
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        if status.is_success() {
+            Upstream::Tokens(body)
+        } else {
+            let error = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no error code");
+            let why = format!("token endpoint answered HTTP {}: {error}", status.as_u16());
+            if status.is_client_error() {
+                Upstream::Refused(why)
+            } else {
+                Upstream::Unavailable(why)
+            }
+        }
+    }
+
+    /// Who the upstream tokens describe; their refresh token, sealed for
+    /// `context`.
+    pub(super) async fn upstream_identity(
+        &self,
+        tokens: &Value,
+        context: &str,
+    ) -> Result<(Principal, Option<String>), String> {
+        let access = tokens
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or("the identity provider returned no access token")?;
+        let principal = self
+            .upstream_auth
+            .verify_upstream(access)
+            .await
+            .map_err(|e| format!("the identity provider's access token: {e}"))?;
+        let refresh = tokens
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(|r| self.keys.seal(r, context))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok((principal, refresh))
+    }
+}
+
+/// `GET /oauth/callback`: the identity provider's answer.
+pub(super) async fn callback(
+    State(proxy): Proxy,
+    Query(q): Query<Params>,
+) -> Result<Response, OAuthError> {
+    let Some(state) = q.get("state") else {
+        return Err(OAuthError::page(
+            "Invalid sign-in response",
+            "The identity provider's answer has no state.",
+        ));
+    };
+    let id = match proxy.keys.open_state(state, proxy.now()) {
+        Ok(id) => id,
+        Err(StateError::Tampered) => {
+            return Err(OAuthError::page(
+                "Invalid sign-in response",
+                "The state of this sign-in is not one this server issued.",
+            ));
+        }
+        Err(StateError::Expired) => {
+            return Err(OAuthError::page(
+                "Sign-in expired",
+                format!(
+                    "The sign-in took longer than {} s.",
+                    proxy.settings.issue.authorization_secs
+                ),
+            ));
+        }
+    };
+    let now = proxy.now();
+    let taken = {
+        let id = id.clone();
+        proxy.db(move |s| s.take_pending(&id, now)).await
+    };
+    let pending = match taken {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return Err(OAuthError::page(
+                "Sign-in expired",
+                "This sign-in was already completed or has expired.",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a pending authorization failed");
+            return Err(OAuthError::Page {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                title: "Server error",
+                detail: "The sign-in could not be read.".into(),
+            });
+        }
+    };
+    let Ok(request) = serde_json::from_str::<ClientRequest>(&pending.request) else {
+        return Err(OAuthError::page(
+            "Server error",
+            "A stored sign-in is unreadable.",
+        ));
+    };
+    let fail = |error: &'static str, description: &str| {
+        proxy.to_client(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            error,
+            description,
+        )
+    };
+    // RFC 9207: the answer must come from the provider we sent the user to.
+    if let Some(iss) = q.get("iss")
+        && iss != proxy.upstream_auth.issuer()
+    {
+        return Err(fail(
+            "access_denied",
+            "the sign-in answer came from another issuer",
+        ));
+    }
+    if let Some(error) = q.get("error") {
+        let passed = match error.as_str() {
+            "access_denied" => "access_denied",
+            "temporarily_unavailable" => "temporarily_unavailable",
+            "server_error" => "server_error",
+            "invalid_scope" => "invalid_scope",
+            "consent_required" => "consent_required",
+            "login_required" => "login_required",
+            "interaction_required" => "interaction_required",
+            _ => "access_denied",
+        };
+        return Err(fail(
+            passed,
+            &format!("the identity provider answered {error}"),
+        ));
+    }
+    let Some(code) = q.get("code") else {
+        return Err(fail("server_error", "the identity provider sent no code"));
+    };
+    let Some(verifier) = proxy.keys.open(&pending.verifier, &id) else {
+        return Err(fail("server_error", "a stored sign-in is unreadable"));
+    };
+    let tokens = match proxy
+        .upstream_token(vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.clone()),
+            ("redirect_uri", proxy.callback_url()),
+            ("code_verifier", verifier),
+            ("resource", proxy.settings.resource.clone()),
+        ])
+        .await
+    {
+        Upstream::Tokens(t) => t,
+        Upstream::Refused(why) => return Err(fail("access_denied", &why)),
+        Upstream::Unavailable(why) => return Err(fail("temporarily_unavailable", &why)),
+    };
+    let stored_error = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "storing an authorization code failed");
+        fail("server_error", "the authorization could not be stored")
+    };
+    let grant_id = seal::random_token().map_err(|e| stored_error(&e))?[..22].to_owned();
+    let (principal, upstream) = match proxy.upstream_identity(&tokens, &grant_id).await {
+        Ok(x) => x,
+        Err(why) => return Err(fail("access_denied", &why)),
+    };
+    let code = seal::random_token().map_err(|e| stored_error(&e))?;
+    let row = CodeRow {
+        grant_id,
+        client_id: request.client_id.clone(),
+        request: pending.request,
+        principal: serde_json::to_string(&principal).map_err(|e| stored_error(&e))?,
+        upstream,
+        expires: proxy.now() + proxy.settings.issue.code_secs,
+    };
+    let hash = seal::digest(&code);
+    (proxy.db(move |s| s.put_code(&hash, &row)).await).map_err(|e| stored_error(&e))?;
+    tracing::info!(
+        client_id = ?request.client_id,
+        subject = ?principal.subject,
+        "authorization code issued"
+    );
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        params.push(("state", s));
+    }
+    Ok(back_to_client(
+        &request.redirect_uri,
+        &params,
+        &proxy.settings.issuer,
+    ))
+}

@@ -1,0 +1,548 @@
+//! The OAuth proxy's durable state: registered clients, pending sign-ins,
+//! authorization codes, grants with their refresh and access tokens, and
+//! revocations.
+//!
+//! Codes and tokens arrive here as their SHA-256 only. The one upstream
+//! secret kept, a grant's upstream refresh token, and the PKCE verifiers of
+//! pending sign-ins are sealed (AES-256-GCM) by the proxy before they get
+//! here. Times are seconds since the Unix epoch, given by the caller (whose
+//! clock may be a test's).
+
+use super::StorageError;
+use super::db::{Database, SyncMode};
+use rusqlite::{OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    /// Its registration metadata (RFC 7591), as returned to it.
+    pub metadata: serde_json::Value,
+    /// SHA-256 of its secret, for confidential clients.
+    pub secret_hash: Option<String>,
+}
+
+/// A sign-in waiting for the identity provider's answer.
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    /// The client's authorization request (JSON).
+    pub request: String,
+    /// The sealed upstream PKCE verifier.
+    pub verifier: String,
+}
+
+/// An authorization code, as issued.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    /// The grant the code starts.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The client's authorization request (JSON).
+    pub request: String,
+    /// The principal the upstream token described (JSON).
+    pub principal: String,
+    /// The sealed upstream refresh token, if there is one.
+    pub upstream: Option<String>,
+    /// When it expires.
+    pub expires: u64,
+}
+
+/// A grant: what a client may refresh.
+#[derive(Debug, Clone)]
+pub struct GrantRow {
+    /// Its id.
+    pub id: String,
+    /// The client it belongs to.
+    pub client_id: String,
+    /// The principal (JSON).
+    pub principal: String,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The sealed upstream refresh token, if there is one.
+    pub upstream: Option<String>,
+    /// When it ends.
+    pub expires: u64,
+}
+
+/// An access token that must be refused until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// Its SHA-256, hex.
+    pub hash: String,
+    /// Its expiry: after it, the token fails verification anyway.
+    pub expires: u64,
+}
+
+/// What a presented refresh token turned out to be.
+#[derive(Debug)]
+pub enum RefreshLookup {
+    /// Unknown or expired.
+    Unknown,
+    /// Already used: a replay; its grant has been revoked, with these tokens.
+    Replayed(Vec<Revoked>),
+    /// Live, and now spent.
+    Live(GrantRow),
+}
+
+/// What a presented authorization code turned out to be.
+#[derive(Debug)]
+pub enum CodeLookup {
+    /// Never issued, or swept.
+    Unknown,
+    /// Issued, but past its lifetime.
+    Expired,
+    /// Already used: what its first use issued has been revoked.
+    Replayed(Vec<Revoked>),
+    /// Live, and now spent.
+    Live(CodeRow),
+}
+
+/// Storage of the proxy's state. Blocking: call it from a blocking thread
+/// (`storage::run_blocking`).
+pub trait OAuthStore: Send + Sync + 'static {
+    /// Store a registered client.
+    fn put_client(
+        &self,
+        client_id: &str,
+        metadata: &serde_json::Value,
+        secret_hash: Option<&str>,
+        now: u64,
+    ) -> Result<(), StorageError>;
+    /// A registered client.
+    fn client(&self, client_id: &str) -> Result<Option<ClientRow>, StorageError>;
+    /// Store a pending sign-in until `expires`.
+    fn put_pending(&self, id: &str, row: &PendingRow, expires: u64) -> Result<(), StorageError>;
+    /// Take a pending sign-in (it can be completed once).
+    fn take_pending(&self, id: &str, now: u64) -> Result<Option<PendingRow>, StorageError>;
+    /// Store an authorization code by its hash.
+    fn put_code(&self, hash: &str, code: &CodeRow) -> Result<(), StorageError>;
+    /// Spend an authorization code; a second use revokes its grant.
+    fn use_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError>;
+    /// Store (or update) a grant.
+    fn put_grant(&self, grant: &GrantRow) -> Result<(), StorageError>;
+    /// Record an issued access token (by hash), so it can be revoked.
+    fn put_access_token(
+        &self,
+        hash: &str,
+        grant_id: &str,
+        expires: u64,
+    ) -> Result<(), StorageError>;
+    /// Record an issued refresh token (by hash).
+    fn put_refresh_token(
+        &self,
+        hash: &str,
+        grant_id: &str,
+        expires: u64,
+    ) -> Result<(), StorageError>;
+    /// Spend a refresh token; a second use revokes the whole grant.
+    fn use_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError>;
+    /// End a grant: its refresh tokens stop working; the access tokens it
+    /// issued are returned, to be refused until they expire.
+    fn revoke_grant(&self, grant_id: &str) -> Result<Vec<Revoked>, StorageError>;
+    /// Revoked access tokens that have not expired at `now`.
+    fn revoked_tokens(&self, now: u64) -> Result<Vec<Revoked>, StorageError>;
+    /// Delete what has expired at `now`; used codes are kept
+    /// `keep_used_codes` seconds past their expiry to recognize a replay.
+    fn sweep(&self, now: u64, keep_used_codes: u64) -> Result<(), StorageError>;
+}
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY, metadata TEXT NOT NULL,
+    secret_hash TEXT, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (
+    id TEXT PRIMARY KEY, request TEXT NOT NULL,
+    verifier TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS codes (
+    hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, client_id TEXT NOT NULL,
+    request TEXT NOT NULL, principal TEXT NOT NULL, upstream TEXT,
+    used INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS grants (
+    id TEXT PRIMARY KEY, client_id TEXT NOT NULL, principal TEXT NOT NULL,
+    scope TEXT NOT NULL, upstream TEXT, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS access_by_grant ON access_tokens (grant_id);
+CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
+"];
+
+/// The proxy's state in SQLite (`synchronous = FULL`: a code or token is
+/// acknowledged to a client only once it survives a power loss).
+#[derive(Debug)]
+pub struct SqliteOAuthStore {
+    db: Database,
+}
+
+impl SqliteOAuthStore {
+    /// The database file in a data directory.
+    pub fn path_in(data_dir: &Path) -> PathBuf {
+        data_dir.join("oauth.db")
+    }
+
+    /// Open (creating) `oauth.db` in `data_dir`.
+    pub fn open_dir(data_dir: &Path) -> Result<Self, StorageError> {
+        Ok(SqliteOAuthStore {
+            db: Database::open(&Self::path_in(data_dir), SyncMode::Full, MIGRATIONS)?,
+        })
+    }
+}
+
+fn revoke_in(tx: &rusqlite::Transaction<'_>, grant_id: &str) -> rusqlite::Result<Vec<Revoked>> {
+    tx.execute("DELETE FROM grants WHERE id = ?1", [grant_id])?;
+    tx.execute("DELETE FROM refresh_tokens WHERE grant_id = ?1", [grant_id])?;
+    let mut stmt = tx.prepare(
+        "UPDATE access_tokens SET revoked = 1 WHERE grant_id = ?1 RETURNING hash, expires",
+    )?;
+    let rows = stmt.query_map([grant_id], |r| {
+        Ok(Revoked {
+            hash: r.get(0)?,
+            expires: r.get::<_, i64>(1)? as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+impl OAuthStore for SqliteOAuthStore {
+    fn put_client(
+        &self,
+        client_id: &str,
+        metadata: &serde_json::Value,
+        secret_hash: Option<&str>,
+        now: u64,
+    ) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO clients (client_id, metadata, secret_hash, created) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![client_id, metadata.to_string(), secret_hash, now as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn client(&self, client_id: &str) -> Result<Option<ClientRow>, StorageError> {
+        let row: Option<(String, Option<String>)> = self.db.read(|c| {
+            c.query_row(
+                "SELECT metadata, secret_hash FROM clients WHERE client_id = ?1",
+                [client_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        row.map(|(metadata, secret_hash)| {
+            Ok(ClientRow {
+                metadata: serde_json::from_str(&metadata).map_err(|e| {
+                    StorageError::Backend(format!("client {client_id:?}: unreadable metadata: {e}"))
+                })?,
+                secret_hash,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_pending(&self, id: &str, row: &PendingRow, expires: u64) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO pending (id, request, verifier, expires) VALUES (?1, ?2, ?3, ?4)",
+                params![id, row.request, row.verifier, expires as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn take_pending(&self, id: &str, now: u64) -> Result<Option<PendingRow>, StorageError> {
+        self.db.write(|c| {
+            c.query_row(
+                "DELETE FROM pending WHERE id = ?1 AND expires > ?2 RETURNING request, verifier",
+                params![id, now as i64],
+                |r| {
+                    Ok(PendingRow {
+                        request: r.get(0)?,
+                        verifier: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn put_code(&self, hash: &str, code: &CodeRow) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO codes (hash, grant_id, client_id, request, principal, upstream, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    hash,
+                    code.grant_id,
+                    code.client_id,
+                    code.request,
+                    code.principal,
+                    code.upstream,
+                    code.expires as i64
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn use_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError> {
+        self.db.write(|c| {
+            let tx = c.transaction()?;
+            let row = tx
+                .query_row(
+                    "UPDATE codes SET used = used + 1 WHERE hash = ?1
+                     RETURNING grant_id, client_id, request, principal, upstream, expires, used",
+                    [hash],
+                    |r| {
+                        Ok((
+                            CodeRow {
+                                grant_id: r.get(0)?,
+                                client_id: r.get(1)?,
+                                request: r.get(2)?,
+                                principal: r.get(3)?,
+                                upstream: r.get(4)?,
+                                expires: r.get::<_, i64>(5)? as u64,
+                            },
+                            r.get::<_, i64>(6)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let lookup = match row {
+                None => CodeLookup::Unknown,
+                Some((code, used)) if used > 1 => {
+                    CodeLookup::Replayed(revoke_in(&tx, &code.grant_id)?)
+                }
+                Some((code, _)) if code.expires <= now => CodeLookup::Expired,
+                Some((code, _)) => CodeLookup::Live(code),
+            };
+            tx.commit()?;
+            Ok(lookup)
+        })
+    }
+
+    fn put_grant(&self, grant: &GrantRow) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO grants (id, client_id, principal, scope, upstream, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET principal = ?3, scope = ?4, upstream = ?5",
+                params![
+                    grant.id,
+                    grant.client_id,
+                    grant.principal,
+                    grant.scope,
+                    grant.upstream,
+                    grant.expires as i64
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn put_access_token(
+        &self,
+        hash: &str,
+        grant_id: &str,
+        expires: u64,
+    ) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO access_tokens (hash, grant_id, expires) VALUES (?1, ?2, ?3)",
+                params![hash, grant_id, expires as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn put_refresh_token(
+        &self,
+        hash: &str,
+        grant_id: &str,
+        expires: u64,
+    ) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO refresh_tokens (hash, grant_id, expires) VALUES (?1, ?2, ?3)",
+                params![hash, grant_id, expires as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn use_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError> {
+        self.db.write(|c| {
+            let tx = c.transaction()?;
+            let row: Option<(String, i64)> = tx
+                .query_row(
+                    "UPDATE refresh_tokens SET used = used + 1 WHERE hash = ?1 AND expires > ?2
+                     RETURNING grant_id, used",
+                    params![hash, now as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let lookup = match row {
+                None => RefreshLookup::Unknown,
+                Some((grant_id, used)) if used > 1 => {
+                    RefreshLookup::Replayed(revoke_in(&tx, &grant_id)?)
+                }
+                Some((grant_id, _)) => tx
+                    .query_row(
+                        "SELECT id, client_id, principal, scope, upstream, expires FROM grants
+                         WHERE id = ?1 AND expires > ?2",
+                        params![grant_id, now as i64],
+                        |r| {
+                            Ok(GrantRow {
+                                id: r.get(0)?,
+                                client_id: r.get(1)?,
+                                principal: r.get(2)?,
+                                scope: r.get(3)?,
+                                upstream: r.get(4)?,
+                                expires: r.get::<_, i64>(5)? as u64,
+                            })
+                        },
+                    )
+                    .optional()?
+                    .map_or(RefreshLookup::Unknown, RefreshLookup::Live),
+            };
+            tx.commit()?;
+            Ok(lookup)
+        })
+    }
+
+    fn revoke_grant(&self, grant_id: &str) -> Result<Vec<Revoked>, StorageError> {
+        self.db.write(|c| {
+            let tx = c.transaction()?;
+            let revoked = revoke_in(&tx, grant_id)?;
+            tx.commit()?;
+            Ok(revoked)
+        })
+    }
+
+    fn revoked_tokens(&self, now: u64) -> Result<Vec<Revoked>, StorageError> {
+        self.db.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT hash, expires FROM access_tokens WHERE revoked = 1 AND expires > ?1",
+            )?;
+            let rows = stmt.query_map([now as i64], |r| {
+                Ok(Revoked {
+                    hash: r.get(0)?,
+                    expires: r.get::<_, i64>(1)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn sweep(&self, now: u64, keep_used_codes: u64) -> Result<(), StorageError> {
+        let t = now as i64;
+        self.db.write(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM pending WHERE expires <= ?1", [t])?;
+            tx.execute(
+                "DELETE FROM codes WHERE expires + ?2 <= ?1",
+                params![t, keep_used_codes as i64],
+            )?;
+            tx.execute("DELETE FROM grants WHERE expires <= ?1", [t])?;
+            tx.execute("DELETE FROM refresh_tokens WHERE expires <= ?1", [t])?;
+            // Revoked tokens past their expiry fail verification anyway.
+            tx.execute("DELETE FROM access_tokens WHERE expires <= ?1", [t])?;
+            tx.commit()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(grant: &str, expires: u64) -> CodeRow {
+        CodeRow {
+            grant_id: grant.into(),
+            client_id: "c".into(),
+            request: "{}".into(),
+            principal: "{}".into(),
+            upstream: None,
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_replayed_code_revokes_what_its_first_use_issued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteOAuthStore::open_dir(dir.path()).unwrap();
+        store.put_code("h1", &code("g1", 200)).unwrap();
+        assert!(matches!(
+            store.use_code("h1", 100).unwrap(),
+            CodeLookup::Live(_)
+        ));
+        store.put_access_token("a1", "g1", 300).unwrap();
+        match store.use_code("h1", 101).unwrap() {
+            CodeLookup::Replayed(revoked) => assert_eq!(
+                revoked,
+                vec![Revoked {
+                    hash: "a1".into(),
+                    expires: 300
+                }]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.revoked_tokens(299).unwrap().len(), 1);
+        assert!(store.revoked_tokens(300).unwrap().is_empty(), "expired");
+        store.put_code("h2", &code("g2", 50)).unwrap();
+        assert!(matches!(
+            store.use_code("h2", 60).unwrap(),
+            CodeLookup::Expired
+        ));
+        assert!(matches!(
+            store.use_code("nope", 60).unwrap(),
+            CodeLookup::Unknown
+        ));
+    }
+
+    #[test]
+    fn a_reused_refresh_token_ends_its_grant_and_sweeping_forgets_expired_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteOAuthStore::open_dir(dir.path()).unwrap();
+        store
+            .put_grant(&GrantRow {
+                id: "g".into(),
+                client_id: "c".into(),
+                principal: "{}".into(),
+                scope: String::new(),
+                upstream: None,
+                expires: 1000,
+            })
+            .unwrap();
+        store.put_refresh_token("r", "g", 1000).unwrap();
+        assert!(matches!(
+            store.use_refresh_token("r", 10).unwrap(),
+            RefreshLookup::Live(_)
+        ));
+        assert!(matches!(
+            store.use_refresh_token("r", 11).unwrap(),
+            RefreshLookup::Replayed(_)
+        ));
+        assert!(matches!(
+            store.use_refresh_token("r", 12).unwrap(),
+            RefreshLookup::Unknown
+        ));
+        store
+            .put_pending(
+                "p",
+                &PendingRow {
+                    request: "{}".into(),
+                    verifier: "v".into(),
+                },
+                20,
+            )
+            .unwrap();
+        store.sweep(20, 0).unwrap();
+        assert!(store.take_pending("p", 0).unwrap().is_none(), "swept");
+    }
+}
