@@ -392,10 +392,11 @@ impl Host {
         self.mcp.sessions().len()
     }
 
-    /// Wait until at least `n` legacy sessions are registered.
-    pub async fn wait_for_legacy_sessions(&self, n: usize) {
+    /// Wait until at most `n` legacy sessions are registered (sessions end
+    /// asynchronously, after their DELETE or idle timeout).
+    pub async fn wait_for_legacy_sessions_at_most(&self, n: usize) {
         let mut count = self.mcp.sessions().watch();
-        let _ = count.wait_for(|c| *c >= n).await;
+        let _ = count.wait_for(|c| *c <= n).await;
     }
 
     /// The MCP endpoint at `/mcp` behind the auth layer, and the protected

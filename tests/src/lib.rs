@@ -35,6 +35,16 @@ impl TestServer {
     ///
     /// Set `TOOLHOST_TEST_LOG` (e.g. `debug`) to see the host's log.
     pub async fn start(plugins: &[&str], adjust: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with_clock(plugins, toolhost::clock::system(), adjust).await
+    }
+
+    /// [`TestServer::start`] with the host measuring time by `clock` (a
+    /// `ManualClock`, to expire things without sleeping).
+    pub async fn start_with_clock(
+        plugins: &[&str],
+        clock: toolhost::clock::SharedClock,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         if let Ok(filter) = std::env::var("TOOLHOST_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -61,7 +71,8 @@ impl TestServer {
         // rate limiting turn it back on.
         config.rate_limit = toolhost::config::RateLimit::OFF;
         adjust(&mut config);
-        let host = Arc::new(Host::start(config).await.expect("host starts"));
+        let host = Host::builder(config).clock(clock).start().await;
+        let host = Arc::new(host.expect("host starts"));
         let serving = host.clone();
         let task = tokio::spawn(async move {
             serving.serve(listener).await.expect("serve");

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use toolhost::auth::{AudiencePolicy, Provider, Secret};
+use toolhost::clock::ManualClock;
 use toolhost_tests::issuer::{TestIssuer, now};
 use toolhost_tests::{TestServer, plugins};
 
@@ -448,7 +449,9 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let issuer = TestIssuer::start().await;
     let frontend = issuer.url();
-    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], move |c| {
+    let clock = ManualClock::new();
+    let plugins = [plugins::NOTES_CREATE, plugins::NOTES_LIST];
+    let server = TestServer::start_with_clock(&plugins, clock.clone(), move |c| {
         c.dev.enabled = false;
         c.auth.clerk.frontend_api_url = Some(frontend);
         c.auth.clerk.api_url = Some(api);
@@ -473,7 +476,7 @@ async fn roles_from_the_backend_api_are_cached_for_their_ttl() {
     assert_eq!(body["result"]["isError"], false);
     assert_eq!(backend.requests.load(Ordering::SeqCst), 2, "cached");
     backend.roles.lock().unwrap().clear();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let (_, _, body) = call(&server, Some(&token), "notes_create", create).await;
     assert_eq!(
         body["result"]["isError"], true,

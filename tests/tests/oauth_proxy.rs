@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use toolhost::clock::ManualClock;
 use toolhost::{Config, Host};
 use toolhost_tests::standin::{StandIn, round_trip, titles};
 use toolhost_tests::{TestServer, plugins};
@@ -32,6 +33,19 @@ impl Proxied {
         dir: &Path,
         standin: &StandIn,
         app: &(String, String),
+        adjust: impl FnOnce(&mut Config),
+    ) -> Proxied {
+        let clock = toolhost::clock::system();
+        Self::start_with_clock(listener, dir, standin, app, clock, adjust).await
+    }
+
+    /// [`Proxied::start`] with the host measuring time by `clock`.
+    async fn start_with_clock(
+        listener: TcpListener,
+        dir: &Path,
+        standin: &StandIn,
+        app: &(String, String),
+        clock: toolhost::clock::SharedClock,
         adjust: impl FnOnce(&mut Config),
     ) -> Proxied {
         let addr = listener.local_addr().unwrap();
@@ -55,7 +69,8 @@ impl Proxied {
         config.auth.upstream.client_secret = app.1.clone().into();
         config.auth.scopes_supported = vec!["notes:read".into(), "notes:write".into()];
         adjust(&mut config);
-        let host = Arc::new(Host::start(config).await.expect("host starts"));
+        let host = Host::builder(config).clock(clock).start().await;
+        let host = Arc::new(host.expect("host starts"));
         let serving = host.clone();
         let task = tokio::spawn(async move { serving.serve(listener).await.expect("serve") });
         Proxied { host, addr, task }
@@ -468,10 +483,12 @@ async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
 async fn an_expired_sign_in_issues_nothing() {
     let (standin, listener, app) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = Proxied::start(listener, dir.path(), &standin, &app, |c| {
-        c.auth.issue.authorization_secs = 1;
-    })
-    .await;
+    let clock = ManualClock::new();
+    let server =
+        Proxied::start_with_clock(listener, dir.path(), &standin, &app, clock.clone(), |c| {
+            c.auth.issue.authorization_secs = 1;
+        })
+        .await;
     let issuer = server.issuer();
     let client = register(&issuer).await;
     let (_, challenge) = pkce();
@@ -484,7 +501,7 @@ async fn an_expired_sign_in_issues_nothing() {
     assert!(response.status().is_redirection());
     let upstream_url = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(upstream_url.starts_with(&standin.url), "{upstream_url}");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(2100));
     match follow(upstream_url).await {
         Ended::Page(400, body) => assert!(body.contains("Sign-in expired"), "{body}"),
         other => panic!("{other:?}"),

@@ -48,7 +48,8 @@ async fn a_tool_gets_its_own_deadline_and_concurrency_limit() {
     .await;
     let started = Instant::now();
     let (first, second) = tokio::join!(call(&server, "alice", "hostile_loop", json!({})), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Once alice's call holds the tool's one slot.
+        in_flight_at_least(&server, 1).await;
         call(&server, "bob", "hostile_loop", json!({})).await
     });
     let elapsed = started.elapsed();
@@ -150,7 +151,8 @@ async fn sixty_four_clients_all_succeed_while_hostile_plugins_run() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The clients start once the attacks are running.
+    in_flight_at_least(&server, 1).await;
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
@@ -263,4 +265,15 @@ async fn requests_that_are_not_json_rpc_get_specific_errors() {
     // A well-formed request still works afterwards.
     let ok = call(&server, "alice", "notes_list", json!({})).await;
     assert!(!is_error(&ok), "{ok}");
+}
+
+/// Wait (at most 10 s, polling the host's counter) until `n` calls are in
+/// flight.
+async fn in_flight_at_least(server: &TestServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.host.dispatcher().in_flight().count() < n {
+        assert!(Instant::now() < deadline, "{n} calls never were in flight");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

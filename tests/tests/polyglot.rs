@@ -179,7 +179,7 @@ async fn the_javascript_plugin_is_replaced_while_the_server_runs() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let client = Notified(tx).serve(server.transport()).await.unwrap();
     client.list_all_tools().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.host.legacy_sessions(), 1, "registered at initialize");
     let args = |v: Value| v.as_object().cloned().unwrap();
     client
         .call_tool(

@@ -101,8 +101,7 @@ async fn hears_list_changed(mode: &str) {
             .expect("a line from the watcher")
     };
     assert_eq!(next(&rx), "READY");
-    // The server subscribes just after acknowledging; let it settle.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Straight after the client's subscription is acknowledged.
     server.install_plugin(plugins::SWAP_V1, "swap.wasm");
     let added: Value = serde_json::from_str(&next(&rx)).unwrap();
     assert_eq!(

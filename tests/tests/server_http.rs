@@ -150,8 +150,8 @@ async fn session_clients_hear_of_added_and_removed_tools() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let client = Notified(tx).serve(server.transport()).await.unwrap();
     assert_eq!(tool_names(&client).await, ["notes_list"]);
-    // on_initialized registers the session asynchronously; let it land.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The session was registered for notifications when it initialized.
+    assert_eq!(server.host.legacy_sessions(), 1);
 
     server.install_plugin(plugins::SWAP_V1, "swap.wasm");
     tokio::time::timeout(RELOAD, rx.recv())
@@ -167,6 +167,10 @@ async fn session_clients_hear_of_added_and_removed_tools() {
         .unwrap();
     assert_eq!(tool_names(&client).await, ["notes_list"]);
     client.cancel().await.unwrap();
+    // Ending the session (DELETE) unregisters it, without waiting for the
+    // next tool change to find it closed.
+    let ended = tokio::time::timeout(RELOAD, server.host.wait_for_legacy_sessions_at_most(0));
+    ended.await.expect("the ended session is dropped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,8 +189,7 @@ async fn subscribers_of_the_2026_revision_hear_of_changes() {
         .listen(SubscriptionFilter::builder().tools_list_changed().build())
         .await
         .unwrap();
-    // The server subscribes to the registry just after acknowledging.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A change right after the acknowledgement is not lost.
     server.install_plugin(plugins::SWAP_V1, "swap.wasm");
     let note = tokio::time::timeout(RELOAD, subscription.next())
         .await
@@ -465,8 +468,8 @@ async fn a_native_tool_is_served_beside_the_plugins_with_the_same_checks() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let client = Notified(tx).serve(server.transport()).await.unwrap();
     assert_eq!(tool_names(&client).await, ["notes_create", "notes_list"]);
-    // on_initialized registers the session asynchronously; let it land.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The session was registered for notifications when it initialized.
+    assert_eq!(server.host.legacy_sessions(), 1);
     server
         .host
         .add_native_tool(toolhost_tests::native::NativeNotesList::like(

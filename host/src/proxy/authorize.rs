@@ -1,10 +1,9 @@
 //! Signing in: `GET /authorize` sends the user to the identity provider,
 //! `GET /oauth/callback` takes its answer and gives the client a code.
 
-use super::OAuthProxy;
 use super::error::{OAuthError, back_to_client};
-use super::routes::Proxy;
 use super::seal::{self, StateError};
+use super::{OAuthProxy, Proxy};
 use crate::Principal;
 use crate::storage::oauth::{CodeRow, PendingRow};
 use axum::extract::{Query, State};

@@ -2,10 +2,9 @@
 //! proxy relies on, and lookups of registered clients or Client ID Metadata
 //! Documents.
 
-use super::OAuthProxy;
 use super::error::{OAuthError, cors};
-use super::routes::Proxy;
 use super::seal;
+use super::{OAuthProxy, Proxy};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

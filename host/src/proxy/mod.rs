@@ -52,6 +52,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// The state every endpoint handler extracts.
+type Proxy = axum::extract::State<Arc<OAuthProxy>>;
+
 /// The signing key file in the data directory.
 pub const SIGNING_KEY_FILE: &str = "oauth-signing.p8";
 

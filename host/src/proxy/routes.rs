@@ -1,15 +1,13 @@
 //! The proxy's router: metadata, keys, and where each endpoint lives.
 
-use super::OAuthProxy;
 use super::error::cors;
+use super::{OAuthProxy, Proxy};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::sync::Arc;
-
-pub(super) type Proxy = State<Arc<OAuthProxy>>;
 
 pub(super) fn router(proxy: Arc<OAuthProxy>) -> Router {
     let base = proxy.settings.base.clone();

@@ -1,11 +1,10 @@
 //! `POST /token`: authorization codes and refresh tokens exchanged for the
 //! proxy's own access tokens.
 
-use super::OAuthProxy;
 use super::authorize::{ClientRequest, Upstream};
 use super::error::{OAuthError, cors};
-use super::routes::Proxy;
 use super::seal;
+use super::{OAuthProxy, Proxy};
 use crate::Principal;
 use crate::storage::oauth::{CodeLookup, GrantRow, RefreshLookup};
 use axum::extract::{Form, State};

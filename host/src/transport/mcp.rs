@@ -20,6 +20,7 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared by every session's handler.
 pub(crate) struct McpShared {
@@ -54,6 +55,10 @@ pub(crate) struct McpHandler {
     shared: Arc<McpShared>,
     /// The caller on transports without authentication (stdio).
     fixed_principal: Option<Principal>,
+    /// The tool-set generation when a `subscriptions/listen` request was
+    /// accepted, before its acknowledgement went out: a change between the
+    /// two is announced at once.
+    listen_from: Arc<AtomicU64>,
 }
 
 impl McpHandler {
@@ -61,6 +66,7 @@ impl McpHandler {
         McpHandler {
             shared,
             fixed_principal: None,
+            listen_from: Arc::default(),
         }
     }
 
@@ -68,6 +74,7 @@ impl McpHandler {
         McpHandler {
             shared,
             fixed_principal: Some(principal),
+            listen_from: Arc::default(),
         }
     }
 
@@ -184,18 +191,27 @@ impl ServerHandler for McpHandler {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
+        let generation = self.shared.dispatcher.registry().snapshot().generation();
+        self.listen_from.store(generation, Ordering::SeqCst);
         Some(requested.supported_by(&ServerHandler::get_info(self).capabilities))
     }
 
     /// 2026-07-28 clients (and any sessionless client) hear of tool-set
-    /// changes through `subscriptions/listen`.
+    /// changes through `subscriptions/listen`. rmcp acknowledges the
+    /// subscription before this runs; a change since the request was
+    /// accepted is announced first, so none falls in between.
     async fn listen(&self, cx: SubscriptionContext) -> Result<(), ErrorData> {
         if cx.accepted().tools_list_changed != Some(true) {
             cx.cancelled().await;
             return Ok(());
         }
         let mut changes = self.shared.dispatcher.registry().subscribe();
-        changes.mark_unchanged();
+        let now = *changes.borrow_and_update();
+        if now != self.listen_from.load(Ordering::SeqCst)
+            && cx.sink().notify_tool_list_changed().await.is_err()
+        {
+            return Ok(());
+        }
         loop {
             tokio::select! {
                 _ = cx.cancelled() => return Ok(()),
