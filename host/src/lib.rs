@@ -43,7 +43,7 @@ pub mod testing;
 pub mod transport;
 
 pub use config::Config;
-pub use host::{Host, HostError};
+pub use host::{Host, HostBuilder, HostError};
 pub use principal::Principal;
 pub use registry::native;
 pub use runtime::{CallError, LoadError, Plugin, Runtime, RuntimeConfig, ToolOutput};

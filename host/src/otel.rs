@@ -52,6 +52,7 @@ pub const SERVICE_NAME: &str = "toolhost";
 
 /// Why spans cannot be exported.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OtelError {
     /// An environment variable holds an unusable value.
     #[error("{variable}: {reason}")]

@@ -51,6 +51,7 @@ impl Default for JwksPolicy {
 
 /// Why no key could be had.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwksError {
     /// The issuer publishes no key with this id.
     #[error("no signing key with kid {0:?}")]

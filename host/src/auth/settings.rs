@@ -10,6 +10,7 @@ use std::time::Duration;
 /// Which issuer's tokens are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Provider {
     /// Clerk: the frontend API from the publishable key (or an override).
     Clerk,
@@ -20,6 +21,7 @@ pub enum Provider {
 /// Whether `aud` must name this resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum AudiencePolicy {
     /// Any audience (Clerk may not mint `aud`).
     #[default]
@@ -39,7 +41,7 @@ pub struct ClerkConfig {
     /// Replaces the frontend API URL derived from the publishable key (env
     /// `CLERK_FRONTEND_API_URL`): proxy or satellite domains, local stand-ins.
     pub frontend_api_url: Option<String>,
-    /// Backend API base (env `CLERK_API_URL`) [default: https://api.clerk.com].
+    /// Backend API base (env `CLERK_API_URL`) \[default: `https://api.clerk.com`\].
     pub api_url: Option<String>,
 }
 
@@ -49,7 +51,7 @@ pub struct ClerkConfig {
 pub struct OidcConfig {
     /// The issuer URL, exactly as in its tokens' `iss` (env `TOOLHOST_OIDC_ISSUER`).
     pub issuer: Option<String>,
-    /// Its JWKS URL [default: discovered from the issuer's metadata].
+    /// Its JWKS URL \[default: discovered from the issuer's metadata\].
     pub jwks_url: Option<String>,
 }
 
@@ -65,11 +67,11 @@ pub struct UpstreamConfig {
     pub client_secret: Secret,
     /// Scopes asked of the provider.
     pub scopes: Vec<String>,
-    /// Its authorization endpoint [default: `<frontend>/oauth/authorize` for
-    /// Clerk, discovered for OIDC].
+    /// Its authorization endpoint \[default: `<frontend>/oauth/authorize` for
+    /// Clerk, discovered for OIDC\].
     pub authorization_endpoint: Option<String>,
-    /// Its token endpoint [default: `<frontend>/oauth/token` for Clerk,
-    /// discovered for OIDC].
+    /// Its token endpoint \[default: `<frontend>/oauth/token` for Clerk,
+    /// discovered for OIDC\].
     pub token_endpoint: Option<String>,
 }
 
@@ -106,7 +108,7 @@ pub struct IssueConfig {
     pub cimd_allow_private: bool,
     /// The proxy's secret (env `TOOLHOST_PROXY_SECRET`, at least 32
     /// characters): seals upstream refresh tokens and signs states
-    /// [default: a random key in `<data_dir>/oauth-proxy.key`].
+    /// \[default: a random key in `<data_dir>/oauth-proxy.key`\].
     pub secret: Secret,
 }
 
@@ -128,11 +130,11 @@ impl Default for IssueConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `clerk` or `oidc` [default: clerk when a Clerk key or URL is set,
-    /// oidc when an issuer is set]. Development mode (`--dev`) overrides it.
+    /// `clerk` or `oidc` \[default: clerk when a Clerk key or URL is set,
+    /// oidc when an issuer is set\]. Development mode (`--dev`) overrides it.
     pub provider: Option<Provider>,
     /// This server's public URL (env `MCP_ISSUER_URL`); the resource is
-    /// `<public_url>/mcp` [default: http://<server.listen>].
+    /// `<public_url>/mcp` \[default: http://<server.listen>\].
     pub public_url: Option<String>,
     /// Audience check: `any` or `resource`.
     pub audience: AudiencePolicy,
@@ -233,6 +235,7 @@ impl AuthConfig {
 
 /// Where the issuer's signing keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeySource {
     /// The development issuer's key in the data directory.
     Dev,

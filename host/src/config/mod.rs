@@ -1,6 +1,6 @@
 //! Configuration: what the operator wrote, read once and resolved once.
 //!
-//! - [`Config`] is the file's model: a TOML file ([`load`]), then
+//! - [`Config`] is the file's model: a TOML file, then
 //!   environment variables (one table, [`ENV_VARS`]), then the command
 //!   line's flags. Every option has a default, so an empty file (or none) is
 //!   a valid configuration for local development.
@@ -172,7 +172,7 @@ pub struct StorageConfig {
     /// `full` (an acknowledged write survives power loss) or `normal`
     /// (survives a crash of the host).
     pub sync: SyncMode,
-    /// Compiled-artifact cache [default: `<data_dir>/cache`].
+    /// Compiled-artifact cache \[default: `<data_dir>/cache`\].
     pub cache_dir: Option<PathBuf>,
 }
 

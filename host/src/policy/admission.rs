@@ -45,7 +45,7 @@ pub enum Rejection {
     Busy {
         /// The tool.
         tool: String,
-        /// "of <tool>" or "in all".
+        /// `of <tool>` or `in all`.
         scope: String,
         /// The limit that was full.
         limit: u32,

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 /// What serves one tool name.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Entry {
     /// A loaded plugin version.
     Plugin(Plugin),

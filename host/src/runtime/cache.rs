@@ -17,6 +17,7 @@ use wasmtime::component::Component;
 
 /// How a component was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CacheOutcome {
     /// Read back from the cache.
     Hit,

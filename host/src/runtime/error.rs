@@ -10,6 +10,7 @@ use std::time::Duration;
 
 /// Why a plugin file could not be loaded. Each variant names the file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
     #[error("{path}: cannot read: {source}")]
@@ -63,6 +64,7 @@ pub enum LoadError {
 
 /// An error the tool itself returned: its message is for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ToolError {
     /// The arguments are well-formed but not acceptable.
     #[error("invalid input: {0}")]
@@ -80,6 +82,7 @@ pub enum ToolError {
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// The arguments failed the tool's input schema (or were not an object);
     /// the tool did not run.
@@ -167,6 +170,7 @@ impl CallError {
 
 /// Errors building a [`Runtime`](super::Runtime).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// The wasmtime engine or linker could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]

@@ -23,7 +23,7 @@ pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, ToolOutput};
 pub use plugin::{LoadReport, Plugin, ToolInfo};
-pub use schema::ObjectSchema;
+pub use schema::{ObjectSchema, SchemaError};
 
 use crate::storage::Store;
 use host_state::HostState;

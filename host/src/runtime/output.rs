@@ -2,6 +2,7 @@
 
 /// One block of MCP content returned by a tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Content {
     /// Text.
     Text(String),

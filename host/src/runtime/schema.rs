@@ -4,6 +4,27 @@ use serde_json::Value;
 
 /// Most violations reported for one document; the rest are counted.
 const MAX_REPORTED: usize = 10;
+/// Longest value quoted in a violation; a longer one is cut, with its size.
+const MAX_QUOTED: usize = 64;
+
+/// Why a schema is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaError(String);
+
+/// `value` as a violation quotes it: whole when short, else its start and
+/// its size, so a 100 000-character string does not come back whole.
+fn quote(value: &Value) -> Option<String> {
+    let shown = value.to_string();
+    if shown.len() <= MAX_QUOTED {
+        return None;
+    }
+    let cut: String = shown.chars().take(MAX_QUOTED).collect();
+    Some(match value {
+        Value::String(text) => format!("{cut}…\" ({} characters)", text.chars().count()),
+        _ => format!("{cut}… ({} bytes of JSON)", shown.len()),
+    })
+}
 
 /// A compiled JSON Schema of an object (a tool's input or output).
 pub struct ObjectSchema {
@@ -22,14 +43,16 @@ impl std::fmt::Debug for ObjectSchema {
 impl ObjectSchema {
     /// Parse and compile `text`, which must be a JSON Schema whose top-level
     /// `type` is `"object"` (MCP requires this of tool schemas).
-    pub fn compile(text: &str) -> Result<Self, String> {
+    pub fn compile(text: &str) -> Result<Self, SchemaError> {
         let schema: Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+            serde_json::from_str(text).map_err(|e| SchemaError(format!("not valid JSON: {e}")))?;
         if schema.get("type") != Some(&Value::String("object".into())) {
-            return Err("the top-level \"type\" must be \"object\"".into());
+            return Err(SchemaError(
+                "the top-level \"type\" must be \"object\"".into(),
+            ));
         }
         let validator = jsonschema::validator_for(&schema)
-            .map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+            .map_err(|e| SchemaError(format!("not a valid JSON Schema: {e}")))?;
         Ok(ObjectSchema { schema, validator })
     }
 
@@ -57,7 +80,11 @@ impl ObjectSchema {
             } else {
                 path
             };
-            out.push(format!("{at}: {e}"));
+            let mut message = e.to_string();
+            if let Some(short) = quote(e.instance()) {
+                message = message.replacen(&e.instance().to_string(), &short, 1);
+            }
+            out.push(format!("{at}: {message}"));
         }
         if extra > 0 {
             out.push(format!("and {extra} more"));
@@ -97,6 +124,11 @@ mod tests {
             v[0].starts_with("/title: ") && v[0].contains("longer than 120"),
             "{v:?}"
         );
+        let long = s.violations(&json!({"title": "y".repeat(100_000)}));
+        assert!(
+            long[0].len() < 200 && long[0].contains("100000 characters"),
+            "a long value is cut, with its size: {long:?}"
+        );
         let v = s.violations(&json!({"limit": 0}));
         assert!(
             v.iter()
@@ -114,13 +146,9 @@ mod tests {
 
     #[test]
     fn schemas_must_describe_objects() {
-        assert!(ObjectSchema::compile("{").unwrap_err().contains("JSON"));
-        assert!(
-            ObjectSchema::compile(r#"{"type":"string"}"#)
-                .unwrap_err()
-                .contains("object")
-        );
-        let bad = ObjectSchema::compile(r#"{"type":"object","minProperties":"two"}"#);
-        assert!(bad.unwrap_err().contains("JSON Schema"));
+        let error = |text: &str| ObjectSchema::compile(text).unwrap_err().to_string();
+        assert!(error("{").contains("JSON"));
+        assert!(error(r#"{"type":"string"}"#).contains("object"));
+        assert!(error(r#"{"type":"object","minProperties":"two"}"#).contains("JSON Schema"));
     }
 }

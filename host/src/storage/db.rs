@@ -29,6 +29,7 @@ use std::time::Duration;
 /// How hard SQLite works to keep a committed write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SyncMode {
     /// fsync on every commit: an acknowledged write survives a power loss.
     #[default]

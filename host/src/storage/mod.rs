@@ -1,7 +1,7 @@
 //! The persistence layer: everything the host keeps on disk.
 //!
 //! Three stores, each a trait a backend implements and a SQLite backend
-//! (opened the one way [`db`] describes: private files, WAL, durability,
+//! (opened the one way `storage::db` describes: private files, WAL, durability,
 //! versioned migrations):
 //! - the tool data behind the key/value capability ([`Backend`], served
 //!   through [`Store`]; SQLite in `toolhost.db`, or memory);

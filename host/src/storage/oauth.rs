@@ -76,6 +76,7 @@ pub struct Revoked {
 
 /// What a presented refresh token turned out to be.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum RefreshLookup {
     /// Unknown or expired.
     Unknown,
@@ -87,6 +88,7 @@ pub enum RefreshLookup {
 
 /// What a presented authorization code turned out to be.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum CodeLookup {
     /// Never issued, or swept.
     Unknown,
