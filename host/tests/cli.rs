@@ -331,3 +331,122 @@ fn config_check_explains_what_is_wrong_and_prints_the_effective_configuration() 
         );
     }
 }
+
+/// `toolhost call --config` decides as the server does: the operator's
+/// `[tools.X] roles` replace the tool's own, with the same refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_applies_the_operators_policy_exactly_as_the_server_does() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let policy = "[tools.notes_create]\nroles = [\"writer\"]\n";
+    let config_file = dir.path().join("toolhost.toml");
+    std::fs::write(&config_file, policy).unwrap();
+    let args = r#"{"title":"t","body":"b"}"#;
+    let cli = |subject: &str, roles: &str| {
+        let out = toolhost(
+            &[
+                "call",
+                NOTES_CREATE,
+                "--subject",
+                subject,
+                "--roles",
+                roles,
+                "--config",
+                config_file.to_str().unwrap(),
+                "--args",
+                args,
+            ],
+            cache.path(),
+        );
+        (out.status.code(), json(&out))
+    };
+    let (code, member) = cli("alice", "member");
+    assert_eq!(
+        code,
+        Some(1),
+        "a member is refused by the override: {member}"
+    );
+    let (code, writer) = cli("wendy", "writer");
+    assert_eq!(code, Some(0), "a writer is allowed: {writer}");
+    assert_eq!(writer["isError"], false);
+
+    // The same configuration, served over HTTP.
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(NOTES_CREATE, plugins.join("notes_create.wasm")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = toolhost::Config::from_toml(policy, &config_file).unwrap();
+    config.server.listen = addr;
+    config.plugins.dir = plugins;
+    config.plugins.watch = false;
+    config.storage.data_dir = dir.path().join("data");
+    config.dev.enabled = true;
+    let host = Arc::new(toolhost::Host::start(config).await.unwrap());
+    let serving = host.clone();
+    let task = tokio::spawn(async move { serving.serve(listener).await });
+    let url = format!("http://{addr}/mcp");
+    let over_http = |subject: &'static str, role: &'static str| {
+        let token = host
+            .dev_issuer()
+            .unwrap()
+            .token(&toolhost::auth::dev::TokenRequest {
+                subject: subject.into(),
+                roles: vec![role.into()],
+                scopes: vec![],
+                audience: url.clone(),
+                ttl: std::time::Duration::from_secs(60),
+            })
+            .unwrap();
+        let url = url.clone();
+        async move {
+            let body = serde_json::json!({
+                "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "notes_create", "arguments": {"title": "t", "body": "b"},
+                    "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                              "io.modelcontextprotocol/clientCapabilities": {}}}
+            });
+            let text = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(token)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "notes_create")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let line = text
+                .lines()
+                .rev()
+                .find_map(|l| {
+                    Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{'))
+                })
+                .unwrap_or_else(|| panic!("no answer in {text:?}"))
+                .to_owned();
+            serde_json::from_str::<Value>(&line).unwrap()["result"].clone()
+        }
+    };
+    let http_member = over_http("alice", "member").await;
+    let http_writer = over_http("wendy", "writer").await;
+    host.shutdown();
+    task.abort();
+    assert_eq!(http_member["isError"], true);
+    assert_eq!(
+        http_member["content"], member["content"],
+        "the same refusal, word for word"
+    );
+    assert!(
+        member["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("needs one of the roles [writer]"),
+        "{member}"
+    );
+    assert_eq!(http_writer["isError"], false, "{http_writer}");
+}

@@ -171,6 +171,7 @@ async fn the_tool_call_span_is_exported_with_its_fields() {
         "{ok:#?}"
     );
     assert!(!field(ok, "request_id").is_empty(), "{ok:#?}");
+    assert_eq!(ok.status, opentelemetry::trace::Status::Ok, "{ok:#?}");
 
     let no = &calls[1];
     assert_eq!(field(no, "tool"), "notes_create", "{no:#?}");
@@ -179,12 +180,20 @@ async fn the_tool_call_span_is_exported_with_its_fields() {
     assert_eq!(field(no, "outcome"), "denied", "{no:#?}");
     assert_eq!(field(no, "version"), version, "{no:#?}");
     assert_ne!(field(no, "request_id"), field(ok, "request_id"));
+    assert!(
+        matches!(no.status, opentelemetry::trace::Status::Error { .. }),
+        "a denied call's span is an error: {no:#?}"
+    );
 
     let unknown = &calls[2];
     assert_eq!(field(unknown, "tool"), "no_such_tool", "{unknown:#?}");
     assert_eq!(field(unknown, "decision"), "rejected", "{unknown:#?}");
     assert_eq!(field(unknown, "outcome"), "unknown_tool", "{unknown:#?}");
     assert_eq!(attribute(unknown, "version"), None, "{unknown:#?}");
+    assert!(matches!(
+        unknown.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
 
     // Each call is a trace of its own.
     let traces: std::collections::HashSet<_> =

@@ -174,6 +174,10 @@ pub struct StorageConfig {
     pub sync: SyncMode,
     /// Compiled-artifact cache \[default: `<data_dir>/cache`\].
     pub cache_dir: Option<PathBuf>,
+    /// Bytes of compiled artifacts no loaded plugin version uses that the
+    /// cache keeps (the most recently compiled), so a rollback loads fast; the
+    /// rest are deleted when the plugins change.
+    pub cache_unused_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -182,6 +186,7 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from(".toolhost"),
             sync: SyncMode::Full,
             cache_dir: None,
+            cache_unused_bytes: crate::runtime::UNUSED_BUDGET_BYTES,
         }
     }
 }

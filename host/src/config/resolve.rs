@@ -269,6 +269,7 @@ impl Config {
         let (memory_ceiling, table_ceiling) = policy.limits_ceiling();
         RuntimeConfig {
             cache_dir: Some(self.storage.cache_dir()),
+            cache_unused_bytes: self.storage.cache_unused_bytes,
             limits: self.limits.clone(),
             max_instances: self.runtime.max_instances,
             pool_memory_bytes: Some(memory_ceiling),

@@ -156,7 +156,19 @@ impl PluginDir {
                     }
                     to_load.push((path, fingerprint));
                 }
+                let loaded = !to_load.is_empty();
                 self.load_all(to_load);
+                if loaded {
+                    // Every version a file holds (its last good one, and
+                    // what it has now) keeps its compiled artifact.
+                    let in_use: HashSet<String> = (self.files.values())
+                        .flat_map(|f| {
+                            let good = f.good.as_ref().map(|p| p.content_hash().to_owned());
+                            good.into_iter().chain(f.hash.clone())
+                        })
+                        .collect();
+                    self.runtime.prune_artifacts(&in_use);
+                }
             }
         }
         let tools = self.assign_names();

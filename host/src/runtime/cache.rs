@@ -8,6 +8,13 @@
 //! a SHA-256 of the component and a hash of the engine's settings, files are
 //! written whole (temporary file, then rename), and the directory is private
 //! to the host.
+//!
+//! The cache is bounded: after the plugins change, [`ArtifactCache::prune`]
+//! keeps every artifact a loaded version uses, plus the most recently
+//! compiled others (a rollback stays fast) up to a size budget, and deletes
+//! the rest,
+//! artifacts of other engine versions and abandoned temporary files
+//! included.
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -32,6 +39,20 @@ pub enum CacheOutcome {
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
+    /// Bytes of artifacts no loaded version uses that are kept.
+    unused_budget: u64,
+}
+
+/// Default of [`ArtifactCache::unused_budget`]: 256 MiB.
+pub const UNUSED_BUDGET_BYTES: u64 = 256 << 20;
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Files deleted.
+    pub files: usize,
+    /// Bytes they held.
+    pub bytes: u64,
 }
 
 /// A `Hasher` that feeds SHA-256, so the engine key is stable across
@@ -70,7 +91,69 @@ impl ArtifactCache {
         Ok(ArtifactCache {
             dir: dir.to_path_buf(),
             engine_key: hex::encode(&digest[..8]),
+            unused_budget: UNUSED_BUDGET_BYTES,
         })
+    }
+
+    /// Keep at most `bytes` of artifacts that no loaded version uses.
+    pub fn with_unused_budget(mut self, bytes: u64) -> Self {
+        self.unused_budget = bytes;
+        self
+    }
+
+    /// Delete what the cache need not keep: artifacts of other engines,
+    /// temporary files, and the least recently compiled artifacts that no
+    /// version in `in_use` (content hashes) needs, beyond the unused budget.
+    pub fn prune(&self, in_use: &std::collections::HashSet<String>) -> std::io::Result<Pruned> {
+        let mut unused: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
+        let mut pruned = Pruned::default();
+        let suffix = format!("-{}.cwasm", self.engine_key);
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let (path, meta) = (entry.path(), entry.metadata()?);
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !meta.is_file() || !(name.ends_with(".cwasm") || name.contains(".tmp.")) {
+                continue;
+            }
+            let ours = name.strip_suffix(&suffix).filter(|h| !h.contains('.'));
+            let used = ours.is_some_and(|hash| in_use.contains(hash));
+            let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            match ours {
+                _ if used => {}
+                // Another engine's artifact, or a write that never finished
+                // (more than an hour old, so not one in progress).
+                None => {
+                    let stale = name.ends_with(".cwasm")
+                        || modified.elapsed().unwrap_or_default().as_secs() > 3600;
+                    if stale && std::fs::remove_file(&path).is_ok() {
+                        pruned.files += 1;
+                        pruned.bytes += meta.len();
+                    }
+                }
+                Some(_) => unused.push((modified, meta.len(), path)),
+            }
+        }
+        // Newest first: those fit the budget; the older rest go.
+        unused.sort_by_key(|(modified, _, _)| std::cmp::Reverse(*modified));
+        let mut kept = 0u64;
+        for (_, len, path) in unused {
+            if kept + len <= self.unused_budget {
+                kept += len;
+            } else if std::fs::remove_file(&path).is_ok() {
+                pruned.files += 1;
+                pruned.bytes += len;
+            }
+        }
+        if pruned.files > 0 {
+            tracing::info!(
+                files = pruned.files,
+                bytes = pruned.bytes,
+                "compiled artifacts pruned"
+            );
+        }
+        Ok(pruned)
     }
 
     /// The directory the artifacts live in.
@@ -124,4 +207,48 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::time::{Duration, SystemTime};
+
+    fn age(path: &Path, secs: u64) {
+        let f = std::fs::File::options().append(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn prune_keeps_what_is_used_and_the_newest_unused_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = ArtifactCache::open(dir.path(), &engine)
+            .unwrap()
+            .with_unused_budget(2500);
+        let file = |hash: &str| cache.path_for(hash);
+        for (hash, secs) in [("used", 500), ("new", 10), ("mid", 100), ("old", 1000)] {
+            std::fs::write(file(hash), vec![0u8; 1000]).unwrap();
+            age(&file(hash), secs);
+        }
+        let other_engine = dir.path().join("abc-0000000000000000.cwasm");
+        std::fs::write(&other_engine, b"x").unwrap();
+        let abandoned = dir.path().join("x.tmp.1.2");
+        std::fs::write(&abandoned, b"x").unwrap();
+        age(&abandoned, 7200);
+        let fresh_tmp = dir.path().join("y.tmp.1.3");
+        std::fs::write(&fresh_tmp, b"x").unwrap();
+        let pruned = cache.prune(&HashSet::from(["used".to_owned()])).unwrap();
+        assert!(file("used").exists(), "in use: kept whatever its age");
+        assert!(
+            file("new").exists() && file("mid").exists(),
+            "within the budget"
+        );
+        assert!(!file("old").exists(), "the oldest unused goes");
+        assert!(!other_engine.exists() && !abandoned.exists());
+        assert!(fresh_tmp.exists(), "a write in progress is left alone");
+        assert_eq!(pruned.files, 3);
+    }
 }

@@ -18,7 +18,7 @@ mod output;
 mod plugin;
 mod schema;
 
-pub use cache::{ArtifactCache, CacheOutcome, content_hash};
+pub use cache::{ArtifactCache, CacheOutcome, Pruned, UNUSED_BUDGET_BYTES, content_hash};
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, ToolOutput};
@@ -44,6 +44,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct RuntimeConfig {
     /// Where compiled artifacts are cached; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Bytes of cached artifacts that no loaded version uses kept by
+    /// [`Runtime::prune_artifacts`] (the most recently compiled first).
+    pub cache_unused_bytes: u64,
     /// Per-call limits.
     pub limits: Limits,
     /// Instances that may exist at once (the pooling allocator's size).
@@ -72,6 +75,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             cache_dir: None,
+            cache_unused_bytes: UNUSED_BUDGET_BYTES,
             limits: Limits::default(),
             max_instances: 128,
             keep_resident_bytes: KEEP_RESIDENT_BYTES,
@@ -170,16 +174,17 @@ impl Runtime {
         };
         let mut linker = Linker::<HostState>::new(&engine);
         HostState::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let cache =
-            match &config.cache_dir {
-                None => None,
-                Some(dir) => Some(ArtifactCache::open(dir, &engine).map_err(|source| {
-                    RuntimeError::Cache {
+        let cache = match &config.cache_dir {
+            None => None,
+            Some(dir) => Some(
+                ArtifactCache::open(dir, &engine)
+                    .map_err(|source| RuntimeError::Cache {
                         path: dir.clone(),
                         source,
-                    }
-                })?),
-            };
+                    })?
+                    .with_unused_budget(config.cache_unused_bytes),
+            ),
+        };
         spawn_epoch_ticker(&engine);
         Ok(Runtime {
             shared: Arc::new(Shared {
@@ -210,6 +215,18 @@ impl Runtime {
             source,
         })?;
         self.load_bytes(path, &bytes)
+    }
+
+    /// Delete cached artifacts that no version in `in_use` (content hashes)
+    /// needs, beyond the unused budget. Blocking (file I/O).
+    pub fn prune_artifacts(&self, in_use: &std::collections::HashSet<String>) -> Pruned {
+        let Some(cache) = &self.shared.cache else {
+            return Pruned::default();
+        };
+        cache.prune(in_use).unwrap_or_else(|e| {
+            tracing::warn!(dir = %cache.dir().display(), error = %e, "pruning compiled artifacts failed");
+            Pruned::default()
+        })
     }
 
     /// Load a component from `bytes`; `path` names it in errors and logs.
