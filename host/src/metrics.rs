@@ -16,6 +16,8 @@
 //! | `toolhost_plugin_loads_total` | counter | `outcome` (`loaded`, `failed`, `removed`) |
 //! | `toolhost_auth_rejections_total` | counter | `reason` |
 //! | `toolhost_jwks_fetches_total` | counter | `outcome` (`ok`, `error`) |
+//! | `toolhost_audit_queue_full_total` | counter | |
+//! | `toolhost_audit_lost_total` | counter | |
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -85,6 +87,14 @@ fn describe() {
     describe_counter!(
         "toolhost_jwks_fetches_total",
         "Fetches of the identity provider's key set"
+    );
+    describe_counter!(
+        "toolhost_audit_queue_full_total",
+        "Calls that found the audit queue full and waited for room"
+    );
+    describe_counter!(
+        "toolhost_audit_lost_total",
+        "Audit records lost (no room in time, or the database refused them)"
     );
 }
 

@@ -445,6 +445,36 @@ mod tests {
     }
 
     #[test]
+    fn the_public_url_is_an_http_url_with_a_host() {
+        let with = |url: &str| {
+            let mut config = Config::default();
+            config.auth.public_url = Some(url.into());
+            config.public_url()
+        };
+        assert_eq!(
+            with("https://mcp.example.com/tools/").unwrap(),
+            "https://mcp.example.com/tools"
+        );
+        for bad in [
+            "mcp.example.com",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+            "http://",
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("MCP_ISSUER_URL"), "{bad}: {e}");
+        }
+        let mut open = Config::default();
+        open.server.listen = "0.0.0.0:3001".parse().unwrap();
+        assert!(
+            open.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("must be set")
+        );
+    }
+
+    #[test]
     fn per_tool_limits_rates_and_concurrency_override_the_defaults() {
         let config = parse(
             r#"

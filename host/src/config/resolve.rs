@@ -107,10 +107,28 @@ impl From<AuthConfigError> for ConfigError {
 }
 
 impl Config {
-    /// This server's public URL: `auth.public_url`, or `http://<server.listen>`.
+    /// This server's public URL: `auth.public_url`, or `http://<server.listen>`;
+    /// an absolute http(s) URL with a host and no query or fragment, without
+    /// its trailing slash.
     pub fn public_url(&self) -> Result<String, ConfigError> {
         if let Some(url) = &self.auth.public_url {
-            return Ok(url.trim().trim_end_matches('/').to_owned());
+            let key = "auth.public_url (MCP_ISSUER_URL)";
+            let trimmed = url.trim().trim_end_matches('/');
+            let parsed = reqwest::Url::parse(trimmed)
+                .map_err(|e| invalid(key, format!("{url:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(invalid(
+                    key,
+                    format!("{url:?} is not an http(s) URL with a host"),
+                ));
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(invalid(
+                    key,
+                    format!("{url:?} may not have a query or fragment"),
+                ));
+            }
+            return Ok(trimmed.to_owned());
         }
         if self.server.listen.ip().is_unspecified() {
             return Err(invalid(

@@ -8,6 +8,7 @@
 //! Run with `cargo run --release -p toolhost-tests --bin bench`.
 
 mod auth;
+mod flood;
 mod http;
 mod inprocess;
 mod memory;
@@ -107,7 +108,7 @@ pub fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn mib(bytes: u64) -> String {
+pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
@@ -123,7 +124,15 @@ async fn main() -> anyhow::Result<()> {
     let only: Vec<String> = std::env::args().skip(1).collect();
     if only.first().map(String::as_str) == Some("serve-probe") {
         let port = only.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
-        return memory::serve_probe(std::path::Path::new(&only[1]), port).await;
+        let clerk = only.get(3).is_some_and(|m| m == "clerk");
+        return memory::serve_probe(std::path::Path::new(&only[1]), port, clerk).await;
+    }
+    if only.first().map(String::as_str) == Some("flood") {
+        title("Memory of a host process under floods (Clerk stand-in, audit on)");
+        let binary = (only.get(1).map(String::as_str) == Some("--toolhost"))
+            .then(|| only.get(2).map(std::path::PathBuf::from))
+            .flatten();
+        return flood::floods(binary).await;
     }
     if only.iter().any(|a| a == "memory") {
         let figures = memory::host_process(40).await?;
@@ -158,6 +167,8 @@ async fn main() -> anyhow::Result<()> {
         println!("| {what} | {} |", mib(bytes));
         record(json!({"what": what, "rss_bytes": bytes}));
     }
+    title("Memory of a host process under floods (Clerk stand-in, audit on)");
+    flood::floods(None).await?;
     table_header("Authentication");
     auth::verification(2_000).await?;
     println!("\nTotal run time: {:.0} s", started.elapsed().as_secs_f64());

@@ -15,15 +15,16 @@ use std::time::Duration;
 use toolhost::auth::dev::{DevIssuer, TokenRequest};
 use toolhost::{Config, Host};
 
-/// The child: print the idle RSS, start a host, say READY, serve.
-pub async fn serve_probe(root: &Path, port: u16) -> anyhow::Result<()> {
+/// The child: print the idle RSS, start a host, say READY, serve. In
+/// development mode, or with `clerk` against the Clerk its environment names.
+pub async fn serve_probe(root: &Path, port: u16, clerk: bool) -> anyhow::Result<()> {
     println!("IDLE {}", super::rss().0);
-    let mut config = Config::default();
+    let mut config = Config::load(None)?;
     config.plugins.dir = root.join("plugins");
     config.storage.data_dir = root.join("data");
     config.storage.sync = toolhost::storage::SyncMode::Normal;
     config.server.listen = ([127, 0, 0, 1], port).into();
-    config.dev.enabled = true;
+    config.dev.enabled = !clerk;
     config.rate_limit = toolhost::config::RateLimit::OFF;
     let host = Host::start(config).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -1,0 +1,431 @@
+//! Memory of a host process under floods a client can send without any
+//! rights: 10 000 distinct bogus bearer tokens, 10 000 distinct unknown
+//! opaque Clerk tokens (`oat_…`), and 5 000 MCP sessions opened and ended.
+//! The host runs in its own process against a Clerk stand-in served here
+//! (its JWKS and the Backend API's token verification and user endpoints),
+//! so every path a real deployment takes is taken; the figures are that
+//! process's resident set after each flood, and its peak.
+//!
+//! `bench flood` runs only this section; `bench flood --toolhost PATH`
+//! floods a `toolhost serve` binary instead of this build's host (to
+//! compare with another version).
+
+use super::{mib, record};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use toolhost::auth::SigningKey;
+
+/// Distinct tokens and sessions per flood.
+const BOGUS: usize = 10_000;
+const OPAQUE: usize = 10_000;
+const SESSIONS: usize = 5_000;
+/// Requests in flight at once.
+const PARALLEL: usize = 16;
+
+/// What the stand-in counted.
+#[derive(Default)]
+struct Counts {
+    verifications: AtomicUsize,
+    user_lookups: AtomicUsize,
+}
+
+struct StandIn {
+    url: String,
+    key: SigningKey,
+    counts: Arc<Counts>,
+}
+
+async fn stand_in(dir: &Path) -> anyhow::Result<StandIn> {
+    let key = SigningKey::open(&dir.join("clerk-standin.p8"))?;
+    let jwks = serde_json::to_value(key.jwks())?;
+    let counts = Arc::new(Counts::default());
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/jwks.json",
+            get(move || {
+                let jwks = jwks.clone();
+                async move { Json(jwks) }
+            }),
+        )
+        .route(
+            "/v1/oauth_applications/access_tokens/verify",
+            post(|State(c): State<Arc<Counts>>| async move {
+                c.verifications.fetch_add(1, Ordering::Relaxed);
+                (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"errors": [{"code": "resource_not_found"}]})),
+                )
+            }),
+        )
+        .route(
+            "/v1/users/{id}",
+            get(|State(c): State<Arc<Counts>>| async move {
+                c.user_lookups.fetch_add(1, Ordering::Relaxed);
+                Json(json!({"public_metadata": {"roles": ["member"]}}))
+            }),
+        )
+        .route(
+            "/v1/users/{id}/organization_memberships",
+            get(|| async { Json(json!({"data": []})) }),
+        )
+        .with_state(counts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(StandIn { url, key, counts })
+}
+
+impl StandIn {
+    /// A Clerk-style access token for `subject` (no roles: they come from
+    /// the Backend API).
+    fn token(&self, subject: &str) -> anyhow::Result<String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        Ok(self.key.sign(&json!({
+            "iss": self.url, "sub": subject, "client_id": "bench",
+            "iat": now, "nbf": now, "exp": now + 3600,
+        }))?)
+    }
+}
+
+/// The host process and how to reach it.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Start the host: this build's (`bench serve-probe … clerk`) or the
+/// `toolhost` binary at `binary`, with Clerk pointed at `standin`.
+async fn start(root: &Path, standin: &StandIn, binary: Option<&Path>) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let mut command = match binary {
+        None => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.args([
+                "serve-probe",
+                &root.display().to_string(),
+                &port.to_string(),
+            ]);
+            c.arg("clerk");
+            c
+        }
+        Some(binary) => {
+            let config = root.join("toolhost.toml");
+            std::fs::write(
+                &config,
+                "[rate_limit]\nper_minute = 0\n[audit]\nenabled = true\n",
+            )?;
+            let mut c = Command::new(binary);
+            c.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .arg("--config")
+                .arg(&config)
+                .arg("--plugins")
+                .arg(root.join("plugins"))
+                .arg("--data")
+                .arg(root.join("data"));
+            c
+        }
+    };
+    let mut child = command
+        .env("CLERK_FRONTEND_API_URL", &standin.url)
+        .env("CLERK_API_URL", &standin.url)
+        .env("CLERK_SECRET_KEY", "sk_test_bench")
+        .env("TOOLHOST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    // Ready once /healthz answers (both kinds of server print differently).
+    std::thread::spawn(move || BufReader::new(stdout).lines().for_each(drop));
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let client = reqwest::Client::new();
+    while Instant::now() < deadline {
+        if client
+            .get(&health)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(Server { child, url });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the host did not become healthy")
+}
+
+/// `VmRSS` or `VmHWM` of `pid`, in bytes.
+fn memory(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn random_b64(n: usize) -> String {
+    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token that looks like a JWT with a key id nobody published.
+fn bogus_jwt() -> String {
+    let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": random_b64(12)});
+    let claims = json!({"sub": random_b64(8), "exp": 4_000_000_000u64});
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_b64(64)
+    )
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "bench-flood", "version": "1"}}})
+}
+
+/// Run `n` requests made by `one(i)`, `PARALLEL` at a time; how many got
+/// `expected` (a status code).
+async fn flood<F, Fut>(n: usize, one: F) -> usize
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let one = Arc::new(one);
+    let next = Arc::new(AtomicUsize::new(0));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let (one, next, ok) = (one.clone(), next.clone(), ok.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    if one(i).await {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    ok.load(Ordering::Relaxed)
+}
+
+/// The figures: RSS after each flood, and the peak.
+pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    for p in [
+        toolhost_tests::plugins::NOTES_CREATE,
+        toolhost_tests::plugins::NOTES_LIST,
+    ] {
+        let p = Path::new(p);
+        std::fs::copy(p, plugins.join(p.file_name().unwrap()))?;
+    }
+    let standin = Arc::new(stand_in(root.path()).await?);
+    let server = start(root.path(), &standin, binary.as_deref()).await?;
+    let pid = server.child.id();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(PARALLEL)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let post = {
+        let (client, url) = (client.clone(), server.url.clone());
+        move |token: String, body: Value| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("accept", "application/json, text/event-stream")
+                    .json(&body)
+                    .send()
+                    .await
+            }
+        }
+    };
+    // Warm up: one user, a few calls, so the baseline is a serving host.
+    let alice = standin.token("user_alice")?;
+    for _ in 0..20 {
+        let r = post(alice.clone(), initialize()).await?;
+        anyhow::ensure!(r.status().is_success(), "initialize: {}", r.status());
+    }
+    let settle = || tokio::time::sleep(Duration::from_secs(1));
+    settle().await;
+    let mut rows = vec![(
+        "host ready, serving (after 20 sessions)",
+        memory(pid, "VmRSS:"),
+    )];
+    let started = Instant::now();
+    let refused = {
+        let post = post.clone();
+        flood(BOGUS, move |i| {
+            let token = if i % 2 == 0 {
+                bogus_jwt()
+            } else {
+                random_b64(40)
+            };
+            let post = post.clone();
+            async move {
+                post(token, initialize())
+                    .await
+                    .is_ok_and(|r| r.status().as_u16() == 401)
+            }
+        })
+        .await
+    };
+    let bogus_secs = started.elapsed().as_secs_f64();
+    settle().await;
+    rows.push(("after 10 000 distinct bogus tokens", memory(pid, "VmRSS:")));
+    let before = standin.counts.verifications.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let opaque_refused = {
+        let post = post.clone();
+        flood(OPAQUE, move |i| {
+            let post = post.clone();
+            async move {
+                post(format!("oat_bench{i:08}{}", random_b64(16)), initialize())
+                    .await
+                    .is_ok_and(|r| r.status().as_u16() == 401)
+            }
+        })
+        .await
+    };
+    let opaque_secs = started.elapsed().as_secs_f64();
+    let asked = standin.counts.verifications.load(Ordering::Relaxed) - before;
+    // The same 1 000 unknown tokens again: answered from the negative cache.
+    let before_again = standin.counts.verifications.load(Ordering::Relaxed);
+    let replayed = {
+        let post = post.clone();
+        flood(1_000, move |i| {
+            let post = post.clone();
+            async move {
+                post(format!("oat_again{i:08}"), initialize())
+                    .await
+                    .is_ok_and(|r| r.status().as_u16() == 401)
+            }
+        })
+        .await
+    };
+    let first_pass = standin.counts.verifications.load(Ordering::Relaxed) - before_again;
+    let before_repeat = standin.counts.verifications.load(Ordering::Relaxed);
+    {
+        let post = post.clone();
+        flood(1_000, move |i| {
+            let post = post.clone();
+            async move {
+                post(format!("oat_again{i:08}"), initialize())
+                    .await
+                    .is_ok_and(|r| r.status().as_u16() == 401)
+            }
+        })
+        .await;
+    }
+    let repeats_asked = standin.counts.verifications.load(Ordering::Relaxed) - before_repeat;
+    settle().await;
+    rows.push((
+        "after 10 000 distinct unknown oat_ tokens",
+        memory(pid, "VmRSS:"),
+    ));
+    let started = Instant::now();
+    let ended = {
+        let (client, url, token) = (client.clone(), server.url.clone(), alice.clone());
+        flood(SESSIONS, move |_| {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            async move {
+                let opened = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("accept", "application/json, text/event-stream")
+                    .json(&initialize())
+                    .send()
+                    .await;
+                let Ok(opened) = opened else { return false };
+                let Some(id) = opened.headers().get("mcp-session-id").cloned() else {
+                    return false;
+                };
+                let _ = opened.bytes().await;
+                client
+                    .delete(&url)
+                    .bearer_auth(&token)
+                    .header("mcp-session-id", id)
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    let session_secs = started.elapsed().as_secs_f64();
+    settle().await;
+    rows.push((
+        "after 5 000 sessions opened and ended",
+        memory(pid, "VmRSS:"),
+    ));
+    let served = post(alice.clone(), initialize()).await?.status();
+    rows.push(("peak (VmHWM) over the whole run", memory(pid, "VmHWM:")));
+    println!("| state | RSS |");
+    println!("|---|---|");
+    for (what, bytes) in &rows {
+        println!("| {what} | {} |", mib(*bytes));
+        record(json!({"what": what, "rss_bytes": bytes}));
+    }
+    println!();
+    println!(
+        "- {refused} of {BOGUS} bogus tokens refused with 401 in {bogus_secs:.1} s; \
+         {opaque_refused} of {OPAQUE} unknown oat_ tokens refused in {opaque_secs:.1} s, \
+         {asked} Backend API verifications for them"
+    );
+    println!(
+        "- 1 000 unknown oat_ tokens sent twice: {replayed} refused, {first_pass} Backend API \
+         verifications the first time, {repeats_asked} the second time"
+    );
+    println!(
+        "- {ended} of {SESSIONS} sessions opened and ended (DELETE) in {session_secs:.1} s; \
+         a new session afterwards: HTTP {}",
+        served.as_u16()
+    );
+    record(json!({
+        "what": "flood counts", "bogus_refused": refused, "opaque_refused": opaque_refused,
+        "opaque_verifications": asked, "repeat_verifications": repeats_asked,
+        "sessions_ended": ended, "served_after": served.as_u16(),
+    }));
+    drop(server);
+    Ok(())
+}
