@@ -234,7 +234,7 @@ impl Dispatcher {
             "tool_call",
             tool,
             request_id,
-            subject = %principal.subject,
+            subject = principal.subject.as_str(),
             version = tracing::field::Empty,
             decision = tracing::field::Empty,
             outcome = tracing::field::Empty,
@@ -267,7 +267,9 @@ impl Dispatcher {
         let allowed = match self.policy.decide(principal, entry.info()) {
             Ok(allowed) => allowed,
             Err(denial) => {
-                span.in_scope(|| tracing::warn!(reason = %denial, "call denied"));
+                span.in_scope(|| {
+                    tracing::warn!(reason = denial.to_string().as_str(), "call denied")
+                });
                 record.decision = "denied".into();
                 record.reason = Some(denial.to_string());
                 let failure = CallFailure::Denied {
@@ -284,7 +286,11 @@ impl Dispatcher {
             Ok(admitted) => admitted,
             Err(rejection) => {
                 span.in_scope(|| {
-                    tracing::warn!(reason = rejection.reason(), "call rejected: {rejection}")
+                    tracing::warn!(
+                        reason = rejection.reason(),
+                        detail = rejection.to_string().as_str(),
+                        "call rejected"
+                    )
                 });
                 record.reason = Some(rejection.to_string());
                 let failure = CallFailure::Rejected {
@@ -321,7 +327,7 @@ impl Dispatcher {
         record.duration_us = elapsed.as_micros() as u64;
         span.in_scope(|| match &outcome {
             Ok(_) => tracing::debug!("call ok"),
-            Err(e) => tracing::info!(error = %e, "call failed"),
+            Err(e) => tracing::info!(error = e.to_string().as_str(), "call failed"),
         });
         metrics::histogram!("toolhost_tool_call_duration_seconds", "tool" => tool.to_owned())
             .record(elapsed.as_secs_f64());

@@ -229,7 +229,10 @@ async fn refresh(
             )));
         }
         Upstream::Unavailable(why) => {
-            tracing::warn!(reason = %why, "refresh: identity provider unavailable");
+            tracing::warn!(
+                reason = why.as_str(),
+                "refresh: identity provider unavailable"
+            );
             return Err(OAuthError::json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",

@@ -235,11 +235,11 @@ impl PluginDir {
                     state.problem = Some(reason.clone());
                     match &state.good {
                         Some(old) => tracing::error!(
-                            path = %path.display(), error = %reason, serving = old.version(),
+                            path = %path.display(), error = reason.as_str(), serving = old.version(),
                             "plugin file failed to load; the previous version keeps serving"
                         ),
                         None => {
-                            tracing::error!(path = %path.display(), error = %reason, "plugin file failed to load")
+                            tracing::error!(path = %path.display(), error = reason.as_str(), "plugin file failed to load")
                         }
                     }
                 }

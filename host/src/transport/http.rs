@@ -146,7 +146,11 @@ async fn json_rpc_errors(State(max_body): State<usize>, request: Request, next: 
         }
     };
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        tracing::info!(reason = "parse_error", error = %e, "request rejected");
+        tracing::info!(
+            reason = "parse_error",
+            error = e.to_string().as_str(),
+            "request rejected"
+        );
         return json_rpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}"));
     }
     let response = next
@@ -163,7 +167,11 @@ async fn json_rpc_errors(State(max_body): State<usize>, request: Request, next: 
     let detail = detail
         .strip_prefix("fail to deserialize request body ")
         .unwrap_or(&detail);
-    tracing::info!(reason = "invalid_request", error = %detail, "request rejected");
+    tracing::info!(
+        reason = "invalid_request",
+        error = detail,
+        "request rejected"
+    );
     json_rpc_error(
         StatusCode::BAD_REQUEST,
         -32600,
