@@ -394,6 +394,15 @@ async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
     );
     assert!(replay.get("access_token").is_none());
     assert_eq!(call_with(&server.url(), &access).await, 401, "revoked");
+    // The token's other valid ECDSA spelling, (r, n - s), is refused too:
+    // a revocation goes by jti, and the proxy signs only the low-S form.
+    let respelled = toolhost::auth::signing::malleate(&access).unwrap();
+    assert_ne!(respelled, access);
+    assert_eq!(
+        call_with(&server.url(), &respelled).await,
+        401,
+        "revoked in every spelling"
+    );
     let (status, answer) = refresh_with(&issuer, &client, &refresh).await;
     assert_eq!(
         (status, answer["error"].as_str()),

@@ -140,8 +140,8 @@ pub trait RoleResolver: Send + Sync + 'static {
     fn roles<'a>(&'a self, principal: &'a Principal) -> RolesFuture<'a>;
 }
 
-/// Says whether a token, by its SHA-256, has been revoked.
-pub type RevocationCheck = Arc<dyn Fn(&[u8; 32]) -> bool + Send + Sync>;
+/// Says whether a token has been revoked, by its SHA-256 and its `jti`.
+pub type RevocationCheck = Arc<dyn Fn(&[u8; 32], Option<&str>) -> bool + Send + Sync>;
 
 /// Verifies bearer tokens for one configured issuer.
 pub struct Authenticator {
@@ -153,7 +153,7 @@ pub struct Authenticator {
     /// Recently verified JWTs by SHA-256 (never the token itself), so a
     /// client that reuses its token pays the signature check once a minute,
     /// not per request.
-    verified: BoundedCache<[u8; 32], Principal>,
+    verified: BoundedCache<[u8; 32], (Principal, Option<String>)>,
     /// Consulted on every request, cached verifications included.
     revoked: Option<RevocationCheck>,
     clock: SharedClock,
@@ -230,21 +230,24 @@ impl Authenticator {
         } else {
             use sha2::Digest;
             let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+            let (principal, jti) = match self.verified.get(&key) {
+                Some(verified) => verified,
+                None => {
+                    let verified = self.verify_jwt(token).await?;
+                    let left =
+                        Duration::from_secs(verified.exp.saturating_sub(self.clock.unix_secs()));
+                    let entry = (verified.principal, verified.jti);
+                    self.verified
+                        .insert(key, entry.clone(), left.min(VERIFIED_TTL));
+                    entry
+                }
+            };
             if let Some(revoked) = &self.revoked
-                && revoked(&key)
+                && revoked(&key, jti.as_deref())
             {
                 return Err(AuthError::Revoked);
             }
-            match self.verified.get(&key) {
-                Some(principal) => principal,
-                None => {
-                    let (principal, exp) = self.verify_jwt(token).await?;
-                    let left = Duration::from_secs(exp.saturating_sub(self.clock.unix_secs()));
-                    self.verified
-                        .insert(key, principal.clone(), left.min(VERIFIED_TTL));
-                    principal
-                }
-            }
+            principal
         };
         if self.settings.check_clerk_client
             && let Some(clerk) = &self.clerk
@@ -288,11 +291,11 @@ impl Authenticator {
         if token.starts_with("oat_") {
             return self.verify_opaque(token).await;
         }
-        Ok(self.verify_jwt(token).await?.0)
+        Ok(self.verify_jwt(token).await?.principal)
     }
 
-    /// Verify a JWT; the principal and its `exp`.
-    async fn verify_jwt(&self, token: &str) -> Result<(Principal, u64), AuthError> {
+    /// Verify a JWT: the principal, its `exp` and `jti`.
+    async fn verify_jwt(&self, token: &str) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("unknown or \"none\"".into()),
             _ => AuthError::Malformed(e.to_string()),
@@ -321,6 +324,10 @@ impl Authenticator {
                 header.alg, key.algorithm
             )));
         }
+        if header.alg == Algorithm::ES256 && self.settings.low_s_only && has_high_s(token) {
+            // Its other spelling: the issuer (this host) signs only low-S.
+            return Err(AuthError::Signature);
+        }
         let mut validation = Validation::new(key.algorithm);
         // Time is checked below against the host's clock.
         validation.validate_exp = false;
@@ -346,7 +353,35 @@ impl Authenticator {
         }
         let principal = claims::principal_from_claims(&data.claims, &self.settings.role_claims)
             .ok_or_else(|| AuthError::Claims("no subject".into()))?;
-        Ok((principal, exp))
+        let jti = data
+            .claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(Verified {
+            principal,
+            exp,
+            jti,
+        })
+    }
+}
+
+/// What a verified JWT says.
+struct Verified {
+    principal: Principal,
+    exp: u64,
+    jti: Option<String>,
+}
+
+/// Whether the ES256 signature of `token` has the high form of s (or is not
+/// 64 bytes, which no verifier accepts either).
+fn has_high_s(token: &str) -> bool {
+    use base64::Engine as _;
+    let signature = token.rsplit_once('.').map_or("", |(_, s)| s);
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature);
+    match raw.ok().and_then(|b| <[u8; 64]>::try_from(b).ok()) {
+        Some(raw) => signing::is_high_s(&raw),
+        None => true,
     }
 }
 
@@ -435,6 +470,7 @@ pub(crate) fn build_for_proxy(
     settings.accept_session_tokens = false;
     settings.role_claims = vec!["roles".into()];
     settings.check_clerk_client = false;
+    settings.low_s_only = true;
     let mut auth = Authenticator::new(
         settings,
         JwksCache::fixed(keys),
@@ -546,6 +582,30 @@ mod tests {
     fn sha(token: &str) -> [u8; 32] {
         use sha2::Digest;
         sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    #[tokio::test]
+    async fn only_the_low_s_spelling_of_this_hosts_tokens_verifies() {
+        let clock = ManualClock::new();
+        let (auth, key) = dev_auth(clock.clone()).await;
+        let token = token(&key, &clock, 600);
+        assert!(auth.authenticate(&token).await.is_ok());
+        let other = signing::malleate(&token).unwrap();
+        assert_eq!(auth.authenticate(&other).await, Err(AuthError::Signature));
+        // The signature itself is valid: only the rule refuses it.
+        let mut lenient = dev_settings();
+        lenient.low_s_only = false;
+        let lax = build(
+            &lenient,
+            BuildOptions {
+                dev_key: Some(key.clone()),
+                clock,
+                ..BuildOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(lax.authenticate(&other).await.is_ok());
     }
 
     #[tokio::test]

@@ -275,6 +275,10 @@ pub struct AuthSettings {
     pub clerk_backend: Option<BackendSettings>,
     /// Accept only tokens whose client is an OAuth application in Clerk.
     pub check_clerk_client: bool,
+    /// Refuse ES256 signatures in their high-S form: the issuer is this
+    /// host (development, the proxy), which signs only the low form, so a
+    /// token has one spelling and its revocation cannot be sidestepped.
+    pub low_s_only: bool,
 }
 
 fn http_url(key: &str, url: &str) -> Result<String, AuthConfigError> {
@@ -415,6 +419,7 @@ pub fn resolve(
             ..JwksPolicy::default()
         },
         check_clerk_client: config.check_clerk_client && !config.proxy,
+        low_s_only: dev,
         clerk_backend,
     }))
 }

@@ -104,14 +104,68 @@ impl SigningKey {
         &self.jwks
     }
 
-    /// Sign `claims` as an access token (`typ: at+jwt`, ES256, this key's `kid`).
+    /// Sign `claims` as an access token (`typ: at+jwt`, ES256, this key's
+    /// `kid`), with the low-S form of the signature: an ECDSA signature
+    /// (r, s) verifies as (r, n - s) too, and only the low form is accepted
+    /// of this key's tokens, so a token has exactly one valid spelling.
     pub fn sign(&self, claims: &serde_json::Value) -> Result<String, SigningKeyError> {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some("at+jwt".into());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| SigningKeyError::Sign(e.to_string()))
+        let token = jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| SigningKeyError::Sign(e.to_string()))?;
+        let (signed, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| SigningKeyError::Sign("no signature".into()))?;
+        let mut raw: [u8; 64] = (URL_SAFE_NO_PAD.decode(signature).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| SigningKeyError::Sign("not a 64-byte ES256 signature".into()))?;
+        to_low_s(&mut raw);
+        Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(raw)))
     }
+}
+
+/// The order n of the P-256 group, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+/// n / 2 (rounded down): the largest low s.
+const P256_HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+];
+
+/// Whether the ES256 signature `r || s` has the high form of s (s > n/2).
+pub fn is_high_s(signature: &[u8; 64]) -> bool {
+    signature[32..] > P256_HALF_ORDER[..]
+}
+
+/// Replace s by n - s: the signature's other spelling.
+fn negate_s(signature: &mut [u8; 64]) {
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(P256_ORDER[i]) - i16::from(signature[32 + i]) - borrow;
+        borrow = i16::from(d < 0);
+        signature[32 + i] = (d + 256 * borrow) as u8;
+    }
+}
+
+/// Replace a high s by n - s (the same signature, its low form).
+fn to_low_s(signature: &mut [u8; 64]) {
+    if is_high_s(signature) {
+        negate_s(signature);
+    }
+}
+
+/// The other valid spelling of an ES256 token (s replaced by n - s): what an
+/// attacker can make of any token without the key. For tests of the
+/// verifier.
+pub fn malleate(token: &str) -> Option<String> {
+    let (signed, signature) = token.rsplit_once('.')?;
+    let mut raw: [u8; 64] = URL_SAFE_NO_PAD.decode(signature).ok()?.try_into().ok()?;
+    negate_s(&mut raw);
+    Some(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(raw)))
 }
 
 /// `N` random bytes from the system's generator; an error, never zeros,
@@ -156,6 +210,24 @@ mod tests {
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.kid.as_deref(), Some(a.kid()));
+        for _ in 0..64 {
+            let t = a.sign(&json!({"sub": "alice"})).unwrap();
+            let sig: [u8; 64] = URL_SAFE_NO_PAD
+                .decode(t.rsplit_once('.').unwrap().1)
+                .unwrap()
+                .try_into()
+                .unwrap();
+            assert!(!is_high_s(&sig), "every signature is in its low form");
+            // Its other spelling is high, and flips back to itself.
+            let other = malleate(&t).unwrap();
+            let high: [u8; 64] = URL_SAFE_NO_PAD
+                .decode(other.rsplit_once('.').unwrap().1)
+                .unwrap()
+                .try_into()
+                .unwrap();
+            assert!(is_high_s(&high));
+            assert_eq!(malleate(&other).unwrap(), t);
+        }
         std::fs::write(dir.path().join("junk.p8"), b"junk").unwrap();
         let e = SigningKey::open(&dir.path().join("junk.p8")).unwrap_err();
         assert!(e.to_string().contains("P-256"), "{e}");

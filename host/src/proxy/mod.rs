@@ -86,39 +86,54 @@ pub(crate) struct UpstreamEndpoints {
     pub token: String,
 }
 
-/// Revoked access tokens by SHA-256, each until it expires (after which it
-/// fails verification anyway and is forgotten).
+/// Revoked access tokens by `jti` (whatever spelling of the token is
+/// presented) and, for tokens recorded before jti were kept, by SHA-256;
+/// each until it expires (after which it fails verification anyway and is
+/// forgotten).
 #[derive(Default)]
 struct Revocations {
-    until: Mutex<HashMap<[u8; 32], u64>>,
+    until: Mutex<RevokedUntil>,
+}
+
+#[derive(Default)]
+struct RevokedUntil {
+    by_jti: HashMap<String, u64>,
+    by_hash: HashMap<[u8; 32], u64>,
 }
 
 impl Revocations {
     fn add(&self, revoked: &[Revoked]) {
         let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
         for r in revoked {
-            if let Ok(bytes) = hex::decode(&r.hash)
-                && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
-            {
-                until.insert(key, r.expires);
+            match &r.jti {
+                Some(jti) => {
+                    until.by_jti.insert(jti.clone(), r.expires);
+                }
+                None => {
+                    if let Ok(bytes) = hex::decode(&r.hash)
+                        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+                    {
+                        until.by_hash.insert(key, r.expires);
+                    }
+                }
             }
         }
     }
 
-    fn contains(&self, key: &[u8; 32]) -> bool {
-        self.until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(key)
+    fn contains(&self, hash: &[u8; 32], jti: Option<&str>) -> bool {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        jti.is_some_and(|j| until.by_jti.contains_key(j)) || until.by_hash.contains_key(hash)
     }
 
     fn prune(&self, now: u64) {
         let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        until.retain(|_, expires| *expires > now);
+        until.by_jti.retain(|_, expires| *expires > now);
+        until.by_hash.retain(|_, expires| *expires > now);
     }
 
     fn len(&self) -> usize {
-        self.until.lock().unwrap_or_else(|e| e.into_inner()).len()
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.by_jti.len() + until.by_hash.len()
     }
 }
 
@@ -185,7 +200,8 @@ impl OAuthProxy {
         }
         let check = {
             let revoked = revoked.clone();
-            Arc::new(move |key: &[u8; 32]| revoked.contains(key)) as auth::RevocationCheck
+            Arc::new(move |hash: &[u8; 32], jti: Option<&str>| revoked.contains(hash, jti))
+                as auth::RevocationCheck
         };
         let verifier =
             auth::build_for_proxy(&upstream_auth, &settings.issuer, signer.jwks(), check);
@@ -354,20 +370,30 @@ mod tests {
         r.add(&[
             Revoked {
                 hash: hash(1),
+                jti: None,
                 expires: 100,
             },
             Revoked {
                 hash: hash(2),
+                jti: Some("j2".into()),
                 expires: 200,
             },
         ]);
-        assert!(r.contains(&[1; 32]) && r.contains(&[2; 32]));
+        assert!(r.contains(&[1; 32], None), "an old row: by its hash");
+        assert!(
+            r.contains(&[9; 32], Some("j2")),
+            "by jti, whatever the token's spelling"
+        );
+        assert!(
+            !r.contains(&[2; 32], None),
+            "a jti row is not matched by hash"
+        );
         r.prune(100);
         assert!(
-            !r.contains(&[1; 32]),
+            !r.contains(&[1; 32], None),
             "expired: verification refuses it anyway"
         );
-        assert!(r.contains(&[2; 32]));
+        assert!(r.contains(&[0; 32], Some("j2")));
         assert_eq!(r.len(), 1);
     }
 }

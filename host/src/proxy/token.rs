@@ -283,7 +283,7 @@ async fn issue_tokens(
         "iat": issued,
         "nbf": issued,
         "exp": expires,
-        "jti": jti,
+        "jti": &jti,
     });
     if let Some(org) = &principal.org_id {
         claims["org_id"] = json!(org);
@@ -300,9 +300,10 @@ async fn issue_tokens(
         let (grant_id, access_hash) = (grant.id.clone(), seal::digest(&access));
         let refresh_hash = refresh.as_deref().map(seal::digest);
         let refresh_expires = grant.expires;
+        let jti = jti.clone();
         let recorded = proxy
             .db(move |s| {
-                s.put_access_token(&access_hash, &grant_id, expires)?;
+                s.put_access_token(&access_hash, &jti, &grant_id, expires)?;
                 if let Some(hash) = refresh_hash {
                     s.put_refresh_token(&hash, &grant_id, refresh_expires)?;
                 }

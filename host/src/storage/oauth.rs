@@ -70,6 +70,9 @@ pub struct GrantRow {
 pub struct Revoked {
     /// Its SHA-256, hex.
     pub hash: String,
+    /// Its `jti`: what the refusal goes by, whatever spelling of the token
+    /// is presented (`None` for tokens recorded before jti were kept).
+    pub jti: Option<String>,
     /// Its expiry: after it, the token fails verification anyway.
     pub expires: u64,
 }
@@ -123,10 +126,12 @@ pub trait OAuthStore: Send + Sync + 'static {
     fn use_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError>;
     /// Store (or update) a grant.
     fn put_grant(&self, grant: &GrantRow) -> Result<(), StorageError>;
-    /// Record an issued access token (by hash), so it can be revoked.
+    /// Record an issued access token (by hash and `jti`), so it can be
+    /// revoked.
     fn put_access_token(
         &self,
         hash: &str,
+        jti: &str,
         grant_id: &str,
         expires: u64,
     ) -> Result<(), StorageError>;
@@ -149,7 +154,8 @@ pub trait OAuthStore: Send + Sync + 'static {
     fn sweep(&self, now: u64, keep_used_codes: u64) -> Result<(), StorageError>;
 }
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS clients (
     client_id TEXT PRIMARY KEY, metadata TEXT NOT NULL,
     secret_hash TEXT, created INTEGER NOT NULL);
@@ -171,7 +177,11 @@ CREATE TABLE IF NOT EXISTS access_tokens (
     revoked INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS access_by_grant ON access_tokens (grant_id);
 CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
-"];
+",
+    "
+ALTER TABLE access_tokens ADD COLUMN jti TEXT;
+",
+];
 
 /// The proxy's state in SQLite (`synchronous = FULL`: a code or token is
 /// acknowledged to a client only once it survives a power loss).
@@ -194,18 +204,21 @@ impl SqliteOAuthStore {
     }
 }
 
+fn revoked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Revoked> {
+    Ok(Revoked {
+        hash: r.get(0)?,
+        jti: r.get(1)?,
+        expires: r.get::<_, i64>(2)? as u64,
+    })
+}
+
 fn revoke_in(tx: &rusqlite::Transaction<'_>, grant_id: &str) -> rusqlite::Result<Vec<Revoked>> {
     tx.execute("DELETE FROM grants WHERE id = ?1", [grant_id])?;
     tx.execute("DELETE FROM refresh_tokens WHERE grant_id = ?1", [grant_id])?;
     let mut stmt = tx.prepare(
-        "UPDATE access_tokens SET revoked = 1 WHERE grant_id = ?1 RETURNING hash, expires",
+        "UPDATE access_tokens SET revoked = 1 WHERE grant_id = ?1 RETURNING hash, jti, expires",
     )?;
-    let rows = stmt.query_map([grant_id], |r| {
-        Ok(Revoked {
-            hash: r.get(0)?,
-            expires: r.get::<_, i64>(1)? as u64,
-        })
-    })?;
+    let rows = stmt.query_map([grant_id], revoked_row)?;
     rows.collect()
 }
 
@@ -350,13 +363,14 @@ impl OAuthStore for SqliteOAuthStore {
     fn put_access_token(
         &self,
         hash: &str,
+        jti: &str,
         grant_id: &str,
         expires: u64,
     ) -> Result<(), StorageError> {
         self.db.write(|c| {
             c.execute(
-                "INSERT INTO access_tokens (hash, grant_id, expires) VALUES (?1, ?2, ?3)",
-                params![hash, grant_id, expires as i64],
+                "INSERT INTO access_tokens (hash, jti, grant_id, expires) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, jti, grant_id, expires as i64],
             )
             .map(drop)
         })
@@ -429,14 +443,9 @@ impl OAuthStore for SqliteOAuthStore {
     fn revoked_tokens(&self, now: u64) -> Result<Vec<Revoked>, StorageError> {
         self.db.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT hash, expires FROM access_tokens WHERE revoked = 1 AND expires > ?1",
+                "SELECT hash, jti, expires FROM access_tokens WHERE revoked = 1 AND expires > ?1",
             )?;
-            let rows = stmt.query_map([now as i64], |r| {
-                Ok(Revoked {
-                    hash: r.get(0)?,
-                    expires: r.get::<_, i64>(1)? as u64,
-                })
-            })?;
+            let rows = stmt.query_map([now as i64], revoked_row)?;
             rows.collect()
         })
     }
@@ -483,12 +492,13 @@ mod tests {
             store.use_code("h1", 100).unwrap(),
             CodeLookup::Live(_)
         ));
-        store.put_access_token("a1", "g1", 300).unwrap();
+        store.put_access_token("a1", "j1", "g1", 300).unwrap();
         match store.use_code("h1", 101).unwrap() {
             CodeLookup::Replayed(revoked) => assert_eq!(
                 revoked,
                 vec![Revoked {
                     hash: "a1".into(),
+                    jti: Some("j1".into()),
                     expires: 300
                 }]
             ),
