@@ -4,6 +4,7 @@
 //! MCP client's own OAuth support, and by hand for the failure cases.
 
 use aws_lc_rs::digest::{SHA256, digest};
+use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -485,6 +486,95 @@ async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
     assert_eq!(response.status().as_u16(), 400);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["error"], "invalid_redirect_uri");
+    server.stop().await;
+}
+
+/// A token endpoint in front of the stand-in's that can be made to fail.
+struct Flaky {
+    url: String,
+    /// 0: pass requests through; otherwise answer with this status.
+    fail_with: Arc<std::sync::atomic::AtomicU16>,
+}
+
+async fn flaky_token_endpoint(upstream: String) -> Flaky {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let fail_with = Arc::new(AtomicU16::new(0));
+    let state = (fail_with.clone(), format!("{upstream}/oauth/token"));
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(
+                |axum::extract::State((fail, to)): axum::extract::State<(Arc<AtomicU16>, String)>,
+                 headers: HeaderMap,
+                 body: String| async move {
+                    let code = fail.load(Ordering::SeqCst);
+                    if code != 0 {
+                        let status = StatusCode::from_u16(code).unwrap();
+                        let body = json!({"error": if code == 429 { "slow_down" } else { "server_error" }});
+                        return (status, [("retry-after", "2")], axum::Json(body)).into_response();
+                    }
+                    let mut forward = http().post(&to).body(body);
+                    for name in ["authorization", "content-type"] {
+                        if let Some(v) = headers.get(name) {
+                            forward = forward.header(name, v.to_str().unwrap());
+                        }
+                    }
+                    let answer = forward.send().await.unwrap();
+                    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                    let text = answer.text().await.unwrap();
+                    (status, [("content-type", "application/json")], text).into_response()
+                },
+            ),
+        )
+        .with_state(state);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Flaky { url, fail_with }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_outage_or_429_does_not_end_the_session() {
+    use std::sync::atomic::Ordering;
+    let (standin, listener, app) = upstream().await;
+    let flaky = flaky_token_endpoint(standin.url.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_url = flaky.url.clone();
+    let authorize = format!("{}/oauth/authorize", standin.url);
+    let server = Proxied::start(listener, dir.path(), &standin, &app, move |c| {
+        c.auth.upstream.token_endpoint = Some(token_url);
+        c.auth.upstream.authorization_endpoint = Some(authorize);
+    })
+    .await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
+    let (status, first) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(status, 200, "{first}");
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    // The identity provider fails, then throttles: retry later, same token.
+    for failure in [503u16, 429] {
+        flaky.fail_with.store(failure, Ordering::SeqCst);
+        let (status, answer) = refresh_with(&issuer, &client, &refresh).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (503, Some("temporarily_unavailable")),
+            "upstream {failure}: {answer}"
+        );
+    }
+    // It is back: the very same refresh token works, and the grant lives.
+    flaky.fail_with.store(0, Ordering::SeqCst);
+    let (status, refreshed) = refresh_with(&issuer, &client, &refresh).await;
+    assert_eq!(status, 200, "the retry is not a replay: {refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(call_with(&server.url(), access).await, 200);
+    // Now it is spent: presenting it again is a replay.
+    let (status, replay) = refresh_with(&issuer, &client, &refresh).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     server.stop().await;
 }
 

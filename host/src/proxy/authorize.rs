@@ -240,11 +240,22 @@ pub(super) async fn authorize(
 /// What the identity provider's token endpoint said.
 pub(super) enum Upstream {
     Tokens(Value),
-    /// It refused (4xx): the grant is over.
+    /// It said the grant is over (`invalid_grant`): the user must sign in
+    /// again.
+    Ended(String),
+    /// It could not be reached, was overloaded (429) or failed (5xx): retry
+    /// later, after `retry_after` seconds.
+    Unavailable {
+        why: String,
+        retry_after: u64,
+    },
+    /// It refused the proxy itself (`invalid_client`, a bad request): the
+    /// operator's configuration is wrong; the grant may still be good.
     Refused(String),
-    /// It could not be reached or failed (5xx).
-    Unavailable(String),
 }
+
+/// Seconds to wait after an upstream outage, unless it says.
+const UPSTREAM_RETRY_SECS: u64 = 5;
 
 impl OAuthProxy {
     pub(super) async fn upstream_token(&self, mut form: Vec<(&str, String)>) -> Upstream {
@@ -258,23 +269,33 @@ impl OAuthProxy {
         }
         let response = match request.form(&form).send().await {
             Ok(r) => r,
-            Err(e) => return Upstream::Unavailable(format!("token endpoint: {e}")),
+            Err(e) => {
+                return Upstream::Unavailable {
+                    why: format!("token endpoint: {e}"),
+                    retry_after: UPSTREAM_RETRY_SECS,
+                };
+            }
         };
         let status = response.status();
+        let retry_after = (response.headers().get(reqwest::header::RETRY_AFTER))
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .map_or(UPSTREAM_RETRY_SECS, |s| s.clamp(1, 300));
         let body: Value = response.json().await.unwrap_or_default();
         if status.is_success() {
-            Upstream::Tokens(body)
+            return Upstream::Tokens(body);
+        }
+        let error = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no error code")
+            .to_owned();
+        let why = format!("token endpoint answered HTTP {}: {error}", status.as_u16());
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Upstream::Unavailable { why, retry_after }
+        } else if error == "invalid_grant" {
+            Upstream::Ended(why)
         } else {
-            let error = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no error code");
-            let why = format!("token endpoint answered HTTP {}: {error}", status.as_u16());
-            if status.is_client_error() {
-                Upstream::Refused(why)
-            } else {
-                Upstream::Unavailable(why)
-            }
+            Upstream::Refused(why)
         }
     }
 
@@ -411,8 +432,8 @@ pub(super) async fn callback(
         .await
     {
         Upstream::Tokens(t) => t,
-        Upstream::Refused(why) => return Err(fail("access_denied", &why)),
-        Upstream::Unavailable(why) => return Err(fail("temporarily_unavailable", &why)),
+        Upstream::Ended(why) | Upstream::Refused(why) => return Err(fail("access_denied", &why)),
+        Upstream::Unavailable { why, .. } => return Err(fail("temporarily_unavailable", &why)),
     };
     let stored_error = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "storing an authorization code failed");

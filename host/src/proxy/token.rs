@@ -183,8 +183,14 @@ async fn refresh(
     let Some(presented) = form.get("refresh_token") else {
         return Err(OAuthError::invalid_request("refresh_token is required"));
     };
+    // Found, not spent: the token is spent only once the identity provider
+    // has refreshed, so an outage there leaves the client's retry valid.
     let (hash, now) = (seal::digest(presented), proxy.now());
-    let mut grant = match proxy.db(move |s| s.use_refresh_token(&hash, now)).await {
+    let found = {
+        let hash = hash.clone();
+        proxy.db(move |s| s.find_refresh_token(&hash, now)).await
+    };
+    let mut grant = match found {
         Ok(RefreshLookup::Live(g)) => g,
         Ok(RefreshLookup::Unknown) => {
             return Err(OAuthError::invalid_grant(
@@ -220,26 +226,53 @@ async fn refresh(
         .await
     {
         Upstream::Tokens(t) => t,
-        Upstream::Refused(why) => {
+        Upstream::Ended(why) => {
             if let Err(e) = proxy.revoke_grant(&grant.id).await {
                 tracing::error!(error = %e, "revoking a grant failed");
             }
             return Err(OAuthError::invalid_grant(format!(
-                "the identity provider ended the session ({why})"
+                "the identity provider ended the session ({why}); sign in again"
             )));
         }
-        Upstream::Unavailable(why) => {
+        Upstream::Unavailable { why, retry_after } => {
             tracing::warn!(
                 reason = why.as_str(),
                 "refresh: identity provider unavailable"
             );
-            return Err(OAuthError::json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the identity provider cannot be reached; retry later",
-            ));
+            return Err(OAuthError::Json {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: "temporarily_unavailable",
+                description: format!(
+                    "the identity provider cannot refresh now; retry in {retry_after} s with the same refresh token"
+                ),
+                retry_after: Some(retry_after),
+            });
+        }
+        Upstream::Refused(why) => {
+            tracing::error!(
+                reason = why.as_str(),
+                "refresh: the identity provider refused the proxy's request; check [auth.upstream]"
+            );
+            return Err(OAuthError::Json {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: "temporarily_unavailable",
+                description: "the identity provider refused the server's refresh request; \
+                              retry later with the same refresh token"
+                    .into(),
+                retry_after: Some(60),
+            });
         }
     };
+    // Spend it now; if a concurrent refresh spent it first, this is a replay.
+    let spent = proxy.db(move |s| s.spend_refresh_token(&hash)).await;
+    if !spent.map_err(storage_error)? {
+        if let Err(e) = proxy.revoke_grant(&grant.id).await {
+            tracing::error!(error = %e, "revoking a grant failed");
+        }
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was used twice at once; its grant is revoked",
+        ));
+    }
     let (principal, rotated) = match proxy.upstream_identity(&tokens, &grant.id).await {
         Ok(x) => x,
         Err(why) => return Err(OAuthError::invalid_grant(why)),

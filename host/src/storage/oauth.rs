@@ -85,7 +85,8 @@ pub enum RefreshLookup {
     Unknown,
     /// Already used: a replay; its grant has been revoked, with these tokens.
     Replayed(Vec<Revoked>),
-    /// Live, and now spent.
+    /// Live, and not spent yet: spend it with
+    /// [`OAuthStore::spend_refresh_token`] once the refresh succeeded.
     Live(GrantRow),
 }
 
@@ -142,8 +143,13 @@ pub trait OAuthStore: Send + Sync + 'static {
         grant_id: &str,
         expires: u64,
     ) -> Result<(), StorageError>;
-    /// Spend a refresh token; a second use revokes the whole grant.
-    fn use_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError>;
+    /// The grant a live refresh token belongs to, without spending the
+    /// token (a refresh that fails upstream can be retried with it); a token
+    /// already spent is a replay, and revokes the whole grant.
+    fn find_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError>;
+    /// Spend a refresh token once its refresh succeeded: false when it was
+    /// spent meanwhile (two refreshes raced with one token).
+    fn spend_refresh_token(&self, hash: &str) -> Result<bool, StorageError>;
     /// End a grant: its refresh tokens stop working; the access tokens it
     /// issued are returned, to be refused until they expire.
     fn revoke_grant(&self, grant_id: &str) -> Result<Vec<Revoked>, StorageError>;
@@ -391,20 +397,19 @@ impl OAuthStore for SqliteOAuthStore {
         })
     }
 
-    fn use_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError> {
+    fn find_refresh_token(&self, hash: &str, now: u64) -> Result<RefreshLookup, StorageError> {
         self.db.write(|c| {
             let tx = c.transaction()?;
             let row: Option<(String, i64)> = tx
                 .query_row(
-                    "UPDATE refresh_tokens SET used = used + 1 WHERE hash = ?1 AND expires > ?2
-                     RETURNING grant_id, used",
+                    "SELECT grant_id, used FROM refresh_tokens WHERE hash = ?1 AND expires > ?2",
                     params![hash, now as i64],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
             let lookup = match row {
                 None => RefreshLookup::Unknown,
-                Some((grant_id, used)) if used > 1 => {
+                Some((grant_id, used)) if used > 0 => {
                     RefreshLookup::Replayed(revoke_in(&tx, &grant_id)?)
                 }
                 Some((grant_id, _)) => tx
@@ -428,6 +433,16 @@ impl OAuthStore for SqliteOAuthStore {
             };
             tx.commit()?;
             Ok(lookup)
+        })
+    }
+
+    fn spend_refresh_token(&self, hash: &str) -> Result<bool, StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1 AND used = 0",
+                [hash],
+            )
+            .map(|n| n == 1)
         })
     }
 
@@ -533,15 +548,24 @@ mod tests {
             .unwrap();
         store.put_refresh_token("r", "g", 1000).unwrap();
         assert!(matches!(
-            store.use_refresh_token("r", 10).unwrap(),
+            store.find_refresh_token("r", 10).unwrap(),
             RefreshLookup::Live(_)
         ));
+        assert!(
+            matches!(
+                store.find_refresh_token("r", 10).unwrap(),
+                RefreshLookup::Live(_)
+            ),
+            "finding it spends nothing: a failed refresh can be retried"
+        );
+        assert!(store.spend_refresh_token("r").unwrap());
+        assert!(!store.spend_refresh_token("r").unwrap(), "spent once");
         assert!(matches!(
-            store.use_refresh_token("r", 11).unwrap(),
+            store.find_refresh_token("r", 11).unwrap(),
             RefreshLookup::Replayed(_)
         ));
         assert!(matches!(
-            store.use_refresh_token("r", 12).unwrap(),
+            store.find_refresh_token("r", 12).unwrap(),
             RefreshLookup::Unknown
         ));
         store
