@@ -302,7 +302,11 @@ impl Host {
             settings.audit.include_arguments,
             clock,
         ));
-        let mcp = McpShared::new(dispatcher.clone());
+        let owners = crate::transport::sessions::SessionOwners::new(
+            settings.http.max_sessions,
+            settings.http.max_sessions_per_caller,
+        );
+        let mcp = McpShared::new(dispatcher.clone(), owners);
         let tools = registry.snapshot();
         tracing::info!(
             plugins = %dir.display(),
@@ -390,6 +394,12 @@ impl Host {
     /// tools/list_changed now.
     pub fn legacy_sessions(&self) -> usize {
         self.mcp.sessions().len()
+    }
+
+    /// Sessions of the older protocol revisions open now (counted against
+    /// `server.max_sessions`).
+    pub fn open_sessions(&self) -> usize {
+        self.mcp.owners().open()
     }
 
     /// Wait until at most `n` legacy sessions are registered (sessions end

@@ -516,3 +516,113 @@ async fn a_native_tool_is_served_beside_the_plugins_with_the_same_checks() {
     client.cancel().await.unwrap();
     guest.cancel().await.unwrap();
 }
+
+/// Open a 2025-11-25 session as the holder of `token`: its id, or the
+/// refusal's status and answer.
+async fn open_session(server: &TestServer, token: &str) -> Result<String, (u16, Value)> {
+    let response = reqwest::Client::new()
+        .post(server.url())
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let id = (response.headers().get("mcp-session-id")).map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    match id {
+        Some(id) => Ok(id),
+        None => Err((status, serde_json::from_str(&text).unwrap_or(Value::Null))),
+    }
+}
+
+/// A request in session `id` with `token`: its status.
+async fn in_session(server: &TestServer, token: &str, id: &str, method: reqwest::Method) -> u16 {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .request(method.clone(), server.url())
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-11-25");
+    if method == reqwest::Method::POST {
+        request = request.json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    }
+    let response = tokio::time::timeout(Duration::from_secs(10), request.send())
+        .await
+        .expect("an answer")
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_capped_and_answer_only_the_caller_who_opened_them() {
+    let server = TestServer::start(&[plugins::NOTES_LIST], |c| {
+        c.server.max_sessions = 5;
+        c.server.max_sessions_per_caller = 3;
+    })
+    .await;
+    let (alice, bob, carol) = (
+        server.token("alice", &["member"]),
+        server.token("bob", &["member"]),
+        server.token("carol", &["member"]),
+    );
+    let mut alices = Vec::new();
+    for _ in 0..3 {
+        alices.push(
+            open_session(&server, &alice)
+                .await
+                .expect("within alice's share"),
+        );
+    }
+    let (status, refused) = open_session(&server, &alice).await.unwrap_err();
+    assert_eq!(status, 429, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("alice has 3 open"), "{message}");
+    let bobs = open_session(&server, &bob)
+        .await
+        .expect("bob has his own share");
+    open_session(&server, &bob).await.expect("and a second");
+    let (status, refused) = open_session(&server, &carol).await.unwrap_err();
+    assert_eq!(status, 503, "the server holds its most: {refused}");
+    assert_eq!(server.host.open_sessions(), 5);
+
+    // Bob cannot use, attach to or end alice's session.
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::GET,
+        reqwest::Method::DELETE,
+    ] {
+        assert_eq!(
+            in_session(&server, &bob, &alices[0], method.clone()).await,
+            404,
+            "{method} with another caller's session"
+        );
+    }
+    assert_eq!(
+        in_session(&server, &alice, &alices[0], reqwest::Method::POST).await,
+        202,
+        "it is still alice's"
+    );
+    // Ending a session frees its slot.
+    assert_eq!(
+        in_session(&server, &alice, &alices[0], reqwest::Method::DELETE).await,
+        202
+    );
+    assert_eq!(server.host.open_sessions(), 4);
+    open_session(&server, &alice)
+        .await
+        .expect("a slot is free again");
+    assert_eq!(
+        in_session(&server, &bob, &bobs, reqwest::Method::DELETE).await,
+        202
+    );
+    open_session(&server, &carol)
+        .await
+        .expect("and one for carol");
+}

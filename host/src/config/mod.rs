@@ -108,6 +108,13 @@ pub struct ServerConfig {
     /// On shutdown, how long calls in flight may still run before sessions
     /// are closed, and how long connections may then linger, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// MCP sessions (of the 2025 revisions) open at most, all callers
+    /// together; an `initialize` past it gets 503.
+    pub max_sessions: usize,
+    /// Sessions one caller may hold; an `initialize` past it gets 429.
+    pub max_sessions_per_caller: usize,
+    /// A session without traffic for this long is ended, in seconds.
+    pub session_idle_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -118,6 +125,9 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             max_body_bytes: 4 << 20,
             shutdown_grace_ms: 10_000,
+            max_sessions: 1_000,
+            max_sessions_per_caller: 32,
+            session_idle_secs: 300,
         }
     }
 }

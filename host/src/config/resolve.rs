@@ -153,6 +153,18 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
         }
+        for (key, value) in [
+            ("server.max_sessions", self.server.max_sessions as u64),
+            (
+                "server.max_sessions_per_caller",
+                self.server.max_sessions_per_caller as u64,
+            ),
+            ("server.session_idle_secs", self.server.session_idle_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
         if self.stdio.principal.subject.trim().is_empty() {
             return Err(invalid("stdio.principal.subject", "must not be empty"));
         }
@@ -182,6 +194,9 @@ impl Config {
                 allowed_origins: self.server.allowed_origins.clone(),
                 max_body_bytes: self.server.max_body_bytes,
                 shutdown_grace: Duration::from_millis(self.server.shutdown_grace_ms),
+                max_sessions: self.server.max_sessions,
+                max_sessions_per_caller: self.server.max_sessions_per_caller,
+                session_idle: Duration::from_secs(self.server.session_idle_secs),
             },
             plugins: PluginSource {
                 dir: plugins.dir.clone(),

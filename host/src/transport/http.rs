@@ -2,6 +2,8 @@
 
 use super::HttpSettings;
 use super::mcp::{McpHandler, McpShared};
+use super::sessions::{OwnedSessionManager, SessionOwners, SessionRefused};
+use crate::Principal;
 use crate::dispatch::{InFlight, InFlightGuard};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -9,7 +11,6 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -32,18 +33,105 @@ pub(crate) fn mcp_router(
     if !server.allowed_origins.is_empty() {
         config = config.with_allowed_origins(server.allowed_origins.iter().cloned());
     }
+    let owners = shared.owners().clone();
+    let sessions = OwnedSessionManager::new(owners.clone(), server.session_idle);
     let service = StreamableHttpService::new(
         move || Ok(McpHandler::http(shared.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(sessions),
         config,
     );
     Router::new()
         .nest_service(&format!("{base}/mcp"), service)
         .layer(axum::middleware::from_fn_with_state(
+            (owners, server.max_body_bytes),
+            session_rules,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             server.max_body_bytes,
             json_rpc_errors,
         ))
         .layer(axum::middleware::from_fn_with_state(posts, count_posts))
+}
+
+/// The method of a JSON-RPC body, read without building the rest of it.
+fn method_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    let probe: Probe<'_> = serde_json::from_slice(body).ok()?;
+    probe.method.map(|m| m.into_owned())
+}
+
+/// Sessions answer only the caller that opened them (another caller's
+/// requests with its `Mcp-Session-Id` get 404, as for an unknown session),
+/// and an `initialize` that would open more sessions than a caller (or the
+/// server) may hold is refused with 429 (or 503) and a JSON-RPC error that
+/// says why. Runs behind the auth layer, which put the principal there.
+async fn session_rules(
+    State((owners, max_body)): State<(Arc<SessionOwners>, usize)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(subject) = (request.extensions().get::<Principal>()).map(|p| p.subject.clone()) else {
+        return next.run(request).await;
+    };
+    if let Some(id) = request.headers().get("mcp-session-id") {
+        let id = id.to_str().unwrap_or("");
+        if !owners.may_use(id, &subject) {
+            tracing::warn!(
+                subject = subject.as_str(),
+                reason = "another caller's session",
+                "request rejected"
+            );
+            return json_rpc_error(StatusCode::NOT_FOUND, -32001, "Session not found".into());
+        }
+        return next.run(request).await;
+    }
+    // A stateless 2026-07-28 request (it names its method in a header)
+    // opens no session.
+    if request.method() != Method::POST || request.headers().contains_key("mcp-method") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+        tracing::warn!(
+            reason = "body_too_large",
+            limit = max_body,
+            "request rejected"
+        );
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+    if method_of(&bytes).as_deref() != Some("initialize") {
+        return next.run(request).await;
+    }
+    let reservation = match owners.reserve(&subject) {
+        Ok(r) => r,
+        Err(refused) => {
+            let status = match refused {
+                SessionRefused::Caller { .. } => StatusCode::TOO_MANY_REQUESTS,
+                SessionRefused::Server { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            tracing::warn!(
+                subject = subject.as_str(),
+                reason = "too_many_sessions",
+                detail = refused.to_string().as_str(),
+                "request rejected"
+            );
+            return json_rpc_error(status, -32000, refused.to_string());
+        }
+    };
+    let response = next.run(request).await;
+    if let Some(id) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        reservation.opened(id);
+    }
+    response
 }
 
 /// Count a POST (a request that expects an answer) as in flight until its

@@ -7,7 +7,7 @@
 //! happens in [`crate::dispatch`].
 
 use super::result;
-use super::sessions::LegacySessions;
+use super::sessions::{LegacySessions, SessionOwners};
 use crate::Principal;
 use crate::dispatch::{CallFailure, CallOptions, Dispatcher};
 use crate::runtime::ToolInfo;
@@ -25,12 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Shared by every session's handler.
 pub(crate) struct McpShared {
     dispatcher: Arc<Dispatcher>,
-    /// Sessions of the older, initialize-based revisions.
+    /// Sessions of the older, initialize-based revisions, told of changes.
     sessions: Arc<LegacySessions>,
+    /// Who owns each of those sessions, and the caps on them.
+    owners: Arc<SessionOwners>,
 }
 
 impl McpShared {
-    pub(crate) fn new(dispatcher: Arc<Dispatcher>) -> Arc<Self> {
+    pub(crate) fn new(dispatcher: Arc<Dispatcher>, owners: SessionOwners) -> Arc<Self> {
         let sessions = LegacySessions::new();
         tokio::spawn(
             sessions
@@ -40,12 +42,18 @@ impl McpShared {
         Arc::new(McpShared {
             dispatcher,
             sessions,
+            owners: Arc::new(owners),
         })
     }
 
     /// The legacy sessions registered for tool-list notifications.
     pub(crate) fn sessions(&self) -> &Arc<LegacySessions> {
         &self.sessions
+    }
+
+    /// The owners of the sessions, and their caps.
+    pub(crate) fn owners(&self) -> &Arc<SessionOwners> {
+        &self.owners
     }
 }
 

@@ -25,4 +25,10 @@ pub struct HttpSettings {
     /// On shutdown, how long calls in flight may still run before sessions
     /// close, and how long connections may then linger.
     pub shutdown_grace: Duration,
+    /// Sessions (of the older, initialize-based revisions) open at most.
+    pub max_sessions: usize,
+    /// Sessions one caller (subject) may hold at most.
+    pub max_sessions_per_caller: usize,
+    /// A session without traffic for this long is ended.
+    pub session_idle: Duration,
 }

@@ -1,6 +1,7 @@
 //! Memory of a host process under floods a client can send without any
 //! rights: 10 000 distinct bogus bearer tokens, 10 000 distinct unknown
-//! opaque Clerk tokens (`oat_…`), and 5 000 MCP sessions opened and ended.
+//! opaque Clerk tokens (`oat_…`), 5 000 MCP sessions opened and ended, and
+//! 15 000 sessions asked for and kept (by one caller, then by 15 000).
 //! The host runs in its own process against a Clerk stand-in served here
 //! (its JWKS and the Backend API's token verification and user endpoints),
 //! so every path a real deployment takes is taken; the figures are that
@@ -30,6 +31,8 @@ use toolhost::auth::SigningKey;
 const BOGUS: usize = 10_000;
 const OPAQUE: usize = 10_000;
 const SESSIONS: usize = 5_000;
+/// Sessions asked for and never ended.
+const KEPT_OPEN: usize = 15_000;
 /// Requests in flight at once.
 const PARALLEL: usize = 16;
 
@@ -279,16 +282,16 @@ pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
             }
         }
     };
-    // Warm up: one user, a few calls, so the baseline is a serving host.
+    // Warm up: one user, a few sessions, so the baseline is a serving host.
     let alice = standin.token("user_alice")?;
-    for _ in 0..20 {
+    for _ in 0..10 {
         let r = post(alice.clone(), initialize()).await?;
         anyhow::ensure!(r.status().is_success(), "initialize: {}", r.status());
     }
     let settle = || tokio::time::sleep(Duration::from_secs(1));
     settle().await;
     let mut rows = vec![(
-        "host ready, serving (after 20 sessions)",
+        "host ready, serving (after 10 sessions)",
         memory(pid, "VmRSS:"),
     )];
     let started = Instant::now();
@@ -398,7 +401,75 @@ pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
         "after 5 000 sessions opened and ended",
         memory(pid, "VmRSS:"),
     ));
-    let served = post(alice.clone(), initialize()).await?.status();
+    // Sessions left open: by one caller, then by as many callers as there
+    // are sessions (what only an attacker with 15 000 identities can do).
+    let open_session = {
+        let (client, url) = (client.clone(), server.url.clone());
+        move |token: String| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let opened = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("accept", "application/json, text/event-stream")
+                    .json(&initialize())
+                    .send()
+                    .await;
+                let Ok(opened) = opened else { return false };
+                let kept = opened.headers().contains_key("mcp-session-id");
+                let _ = opened.bytes().await;
+                kept
+            }
+        }
+    };
+    let mallory = standin.token("user_mallory")?;
+    let started = Instant::now();
+    let one_caller = {
+        let open_session = open_session.clone();
+        flood(KEPT_OPEN, move |_| open_session(mallory.clone())).await
+    };
+    let one_caller_secs = started.elapsed().as_secs_f64();
+    let served_beside_one = post(alice.clone(), initialize()).await?.status();
+    settle().await;
+    rows.push((
+        "after one caller asked for 15 000 sessions and kept them",
+        memory(pid, "VmRSS:"),
+    ));
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (0..KEPT_OPEN)
+            .map(|i| standin.token(&format!("user_{i:05}")))
+            .collect::<anyhow::Result<_>>()?,
+    );
+    let started = Instant::now();
+    let many_callers = {
+        let open_session = open_session.clone();
+        flood(KEPT_OPEN, move |i| open_session(tokens[i].clone())).await
+    };
+    let many_callers_secs = started.elapsed().as_secs_f64();
+    settle().await;
+    rows.push((
+        "after 15 000 callers asked for a session each and kept it",
+        memory(pid, "VmRSS:"),
+    ));
+    // A stateless 2026-07-28 call needs no session: still served.
+    let stateless = client
+        .post(&server.url)
+        .bearer_auth(&alice)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "notes_list")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "notes_list", "arguments": {},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        )
+        .send()
+        .await?;
+    let served = stateless.status();
+    let answer = stateless.text().await?;
+    anyhow::ensure!(answer.contains("\"count\""), "a stateless call: {answer}");
     rows.push(("peak (VmHWM) over the whole run", memory(pid, "VmHWM:")));
     println!("| state | RSS |");
     println!("|---|---|");
@@ -416,15 +487,21 @@ pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
         "- 1 000 unknown oat_ tokens sent twice: {replayed} refused, {first_pass} Backend API \
          verifications the first time, {repeats_asked} the second time"
     );
+    println!("- {ended} of {SESSIONS} sessions opened and ended (DELETE) in {session_secs:.1} s");
     println!(
-        "- {ended} of {SESSIONS} sessions opened and ended (DELETE) in {session_secs:.1} s; \
-         a new session afterwards: HTTP {}",
+        "- one caller asking for {KEPT_OPEN} sessions (never ending them) got {one_caller} in \
+         {one_caller_secs:.1} s, and another caller's session then: HTTP {}; {KEPT_OPEN} \
+         callers asking for one each got {many_callers} in {many_callers_secs:.1} s, and a \
+         stateless tools/call then: HTTP {}",
+        served_beside_one.as_u16(),
         served.as_u16()
     );
     record(json!({
         "what": "flood counts", "bogus_refused": refused, "opaque_refused": opaque_refused,
         "opaque_verifications": asked, "repeat_verifications": repeats_asked,
-        "sessions_ended": ended, "served_after": served.as_u16(),
+        "sessions_ended": ended, "kept_by_one_caller": one_caller,
+        "kept_by_many_callers": many_callers, "served_beside_one": served_beside_one.as_u16(),
+        "stateless_after": served.as_u16(),
     }));
     drop(server);
     Ok(())
