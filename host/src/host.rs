@@ -234,7 +234,22 @@ impl Host {
                 .await?;
                 (Some(verifier), Some(proxy))
             }
-            (_, auth) => (auth, None),
+            (_, auth) => {
+                if let Some(auth) = &auth
+                    && auth.settings().audience != auth::AudiencePolicy::Resource
+                {
+                    tracing::warn!(
+                        issuer = auth.issuer(),
+                        resource = auth.resource(),
+                        "the audience of tokens is not checked (auth.audience = \"any\", or \
+                         Clerk, whose OAuth tokens carry no aud): a token this issuer made for \
+                         another resource is accepted here too; turn on the OAuth proxy (its \
+                         tokens are bound to this resource), or set auth.audience = \"resource\" \
+                         if your tokens carry aud"
+                    );
+                }
+                (auth, None)
+            }
         };
         let runtime = Runtime::new(settings.runtime.clone(), store.clone())?;
         let dir = settings.plugins.dir.clone();

@@ -222,6 +222,34 @@ async fn every_unusable_token_gets_a_401_challenge_and_reaches_no_plugin() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_an_oidc_token_for_another_resource_is_refused() {
+    let issuer = TestIssuer::start().await;
+    let server = oidc_server(&issuer, |_| {}).await;
+    let mut elsewhere = member_claims(&issuer, &server, "alice");
+    elsewhere["aud"] = json!("https://other.example.com/api");
+    let (status, headers, _) = call(
+        &server,
+        Some(&bearer(&issuer.sign(&elsewhere))),
+        "notes_list",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("wrong audience")
+    );
+    let own = issuer.sign(&member_claims(&issuer, &server, "alice"));
+    assert_eq!(
+        note_count(&server, &own).await,
+        0,
+        "this resource's token works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_documents_name_the_resource_and_issuer() {
     let issuer = TestIssuer::start().await;
     let server = oidc_server(&issuer, |_| {}).await;

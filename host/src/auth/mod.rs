@@ -335,8 +335,8 @@ impl Authenticator {
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match self.settings.audience {
-            AudiencePolicy::Any => validation.validate_aud = false,
             AudiencePolicy::Resource => validation.set_audience(&[&self.settings.resource]),
+            _ => validation.validate_aud = false,
         }
         let data =
             jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;

@@ -23,8 +23,13 @@ pub enum Provider {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum AudiencePolicy {
-    /// Any audience (Clerk may not mint `aud`).
+    /// `resource` wherever the provider can mint `aud` (an OIDC issuer, the
+    /// development issuer, the OAuth proxy's own tokens); `any` for Clerk's
+    /// OAuth tokens, which carry no `aud` (logged at start).
     #[default]
+    Auto,
+    /// Any audience: a token the same issuer made for another resource is
+    /// accepted too (logged at start).
     Any,
     /// `aud` must contain the resource URL (RFC 8707).
     Resource,
@@ -180,7 +185,7 @@ impl Default for AuthConfig {
         AuthConfig {
             provider: None,
             public_url: None,
-            audience: AudiencePolicy::Any,
+            audience: AudiencePolicy::Auto,
             accept_session_tokens: false,
             leeway_secs: 30,
             scopes_supported: Vec::new(),
@@ -259,7 +264,8 @@ pub struct AuthSettings {
     pub resource_metadata_url: String,
     /// The authorization servers the metadata names.
     pub authorization_servers: Vec<String>,
-    /// Whether `aud` must name the resource.
+    /// Whether `aud` must name the resource (`Any` or `Resource`; `Auto`
+    /// is resolved).
     pub audience: AudiencePolicy,
     /// Also accept Clerk session tokens.
     pub accept_session_tokens: bool,
@@ -393,6 +399,12 @@ pub fn resolve(
             }
         }
     };
+    let provider = if dev { None } else { config.provider() };
+    let audience = match (config.audience, provider) {
+        (AudiencePolicy::Auto, Some(Provider::Clerk)) => AudiencePolicy::Any,
+        (AudiencePolicy::Auto, _) => AudiencePolicy::Resource,
+        (explicit, _) => explicit,
+    };
     if config.check_clerk_client && clerk_backend.is_none() {
         return Err(err(
             "auth.check_clerk_client",
@@ -407,7 +419,7 @@ pub fn resolve(
         resource_metadata_url: format!("{origin}/.well-known/oauth-protected-resource{base}/mcp"),
         resource,
         authorization_servers,
-        audience: config.audience,
+        audience,
         accept_session_tokens: config.accept_session_tokens,
         leeway: Duration::from_secs(config.leeway_secs),
         scopes_supported: config.scopes_supported.clone(),
@@ -514,6 +526,39 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("TOOLHOST_OIDC_ISSUER")
+        );
+    }
+
+    #[test]
+    fn the_audience_is_checked_wherever_the_provider_mints_it() {
+        let mut oidc = with_public(AuthConfig::default());
+        oidc.oidc.issuer = Some("https://issuer.example".into());
+        assert_eq!(
+            resolve(&oidc, false).unwrap().audience,
+            AudiencePolicy::Resource
+        );
+        let dev = with_public(AuthConfig::default());
+        assert_eq!(
+            resolve(&dev, true).unwrap().audience,
+            AudiencePolicy::Resource
+        );
+        let mut clerk = with_public(AuthConfig::default());
+        clerk.clerk.frontend_api_url = Some("https://clerk.example.com".into());
+        assert_eq!(
+            resolve(&clerk, false).unwrap().audience,
+            AudiencePolicy::Any,
+            "Clerk's OAuth tokens carry no aud"
+        );
+        clerk.audience = AudiencePolicy::Resource;
+        assert_eq!(
+            resolve(&clerk, false).unwrap().audience,
+            AudiencePolicy::Resource
+        );
+        oidc.audience = AudiencePolicy::Any;
+        assert_eq!(
+            resolve(&oidc, false).unwrap().audience,
+            AudiencePolicy::Any,
+            "explicit"
         );
     }
 
