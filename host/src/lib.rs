@@ -21,7 +21,7 @@
 //! | [`registry`] | tool name → the plugin version or native tool serving it; hot reload of the plugins folder |
 //! | [`runtime`] | wasmtime: a fresh instance per call, limits, and the capabilities a tool imports |
 //! | [`storage`] | the persistence layer: tool data, OAuth state, the audit trail (SQLite) |
-//! | [`principal`], [`clock`], [`cache`], [`secret`], [`metrics`] | shared by all: the caller, time, bounded caches, secrets, metric names |
+//! | [`principal`], [`clock`], [`cache`], [`secret`], [`metrics`], [`net`] | shared by all: the caller, time, bounded caches, secrets, metric names, which addresses are public |
 
 pub mod auth;
 pub mod cache;
@@ -30,6 +30,7 @@ pub mod config;
 pub mod dispatch;
 mod host;
 pub mod metrics;
+pub mod net;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod policy;

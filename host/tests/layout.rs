@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["registry"],
     &["runtime"],
     &["storage"],
-    &["principal", "clock", "cache", "secret", "metrics"],
+    &["principal", "clock", "cache", "secret", "metrics", "net"],
 ];
 
 fn rank(module: &str) -> usize {

@@ -5,7 +5,10 @@
 //! - An unknown `kid` triggers a refetch (key rotation), at most once per
 //!   `unknown_kid_interval`, so junk tokens cannot make us hammer the issuer.
 //! - One fetch is in flight at a time, however many requests wait for it.
-//! - If the endpoint is down, the last good keys keep serving.
+//! - If the endpoint is down, the last good keys keep serving, and a failed
+//!   fetch is not retried for `unknown_kid_interval` however many tokens
+//!   arrive (a flood of tokens during an outage costs one fetch per
+//!   interval).
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -67,6 +70,10 @@ struct State {
     /// When the keys go stale; `None` before the first fetch.
     fresh_until: Option<Instant>,
     last_attempt: Option<Instant>,
+    /// When the last attempt failed, if it did.
+    failed_at: Option<Instant>,
+    /// The last failure, answered during the backoff.
+    last_error: Option<JwksError>,
     /// Bumped by every fetch attempt, so waiters can tell one happened.
     generation: u64,
 }
@@ -141,9 +148,7 @@ impl JwksCache {
     pub fn fixed(set: &JwkSet) -> Self {
         let state = State {
             keys: parse_keys(set),
-            fresh_until: None,
-            last_attempt: None,
-            generation: 0,
+            ..State::default()
         };
         Self::new(Source::Static, JwksPolicy::default(), state)
     }
@@ -181,15 +186,26 @@ impl JwksCache {
                 .ok_or_else(|| JwksError::UnknownKey(kid.to_owned()));
         }
         let now = Instant::now();
-        let (known, stale, generation, may_refetch) = {
+        let (known, stale, generation, may_refetch, backing_off) = {
             let s = self.read();
             let known = s.keys.get(kid).cloned();
             let stale = s.fresh_until.is_none_or(|t| now >= t);
             let may_refetch = s
                 .last_attempt
                 .is_none_or(|t| now.duration_since(t) >= self.inner.policy.unknown_kid_interval);
-            (known, stale, s.generation, may_refetch)
+            let backing_off = (s.failed_at)
+                .filter(|t| now.duration_since(*t) < self.inner.policy.unknown_kid_interval)
+                .and(s.last_error.clone());
+            (known, stale, s.generation, may_refetch, backing_off)
         };
+        // The endpoint just failed: answer from what is cached, fetch nothing.
+        if let Some(error) = backing_off {
+            return match known {
+                Some(key) => Ok(key),
+                None if self.read().keys.is_empty() => Err(error),
+                None => Err(JwksError::UnknownKey(kid.to_owned())),
+            };
+        }
         match known {
             Some(key) if !stale => return Ok(key),
             Some(key) => {
@@ -225,6 +241,11 @@ impl JwksCache {
         let mut s = self.inner.state.write().unwrap_or_else(|e| e.into_inner());
         s.generation += 1;
         s.last_attempt = Some(Instant::now());
+        s.failed_at = result.is_err().then(Instant::now);
+        s.last_error = result
+            .as_ref()
+            .err()
+            .map(|e| JwksError::Unavailable(e.clone()));
         match result {
             Ok((keys, ttl)) => {
                 metrics::counter!("toolhost_jwks_fetches_total", "outcome" => "ok").increment(1);
@@ -281,6 +302,31 @@ impl JwksCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_endpoint_that_fails_is_asked_once_per_interval() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let policy = JwksPolicy {
+            unknown_kid_interval: Duration::from_secs(60),
+            ..JwksPolicy::default()
+        };
+        let cache = JwksCache::from_url(url, reqwest::Client::new(), policy);
+        for kid in 0..20 {
+            let e = cache.key_for(&format!("k{kid}")).await.err().unwrap();
+            assert!(matches!(e, JwksError::Unavailable(_)), "{e}");
+        }
+        assert_eq!(
+            cache.fetches(),
+            1,
+            "one fetch for 20 tokens during the outage"
+        );
+    }
 
     #[test]
     fn max_age_is_read_from_cache_control() {
