@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Longest subject a token may name: storage is partitioned by it and the
+/// audit trail records it.
+pub const MAX_SUBJECT_BYTES: usize = 255;
+
 /// Who is calling, as established by the host (from a verified token, or from
 /// the operator's configuration for local transports). Tools receive it on
 /// every call and cannot forge it.

@@ -343,8 +343,9 @@ async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
     let issuer = server.issuer();
     let client = register(&issuer).await;
 
-    // A wrong PKCE verifier: invalid_grant, no token.
-    let (code, _) = code_for(&issuer, &client, "alice").await;
+    // A wrong PKCE verifier: invalid_grant, no token, and the code is not
+    // spent by the failed attempt: the right verifier still redeems it.
+    let (code, verifier) = code_for(&issuer, &client, "alice").await;
     let (wrong, _) = pkce();
     let (status, answer) = exchange(&issuer, &client, &code, &wrong).await;
     assert_eq!(
@@ -352,6 +353,44 @@ async fn codes_and_refresh_tokens_are_single_use_and_bound_to_their_client() {
         (400, Some("invalid_grant"))
     );
     assert!(answer.get("access_token").is_none());
+    let (status, answer) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // A loopback redirect URI may come back on another port (RFC 8252 §7.3).
+    let (_, challenge) = pkce();
+    let other_port = authorize_url(&issuer, &client, &challenge, "alice")
+        .replace("127.0.0.1%3A9%2Fcb", "127.0.0.1%3A51234%2Fcb");
+    let response = http().get(&other_port).send().await.unwrap();
+    assert!(
+        response.status().is_redirection(),
+        "{:?}",
+        response.status()
+    );
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&standin.url),
+        "off to sign in: {location}"
+    );
+
+    // An answer from the identity provider without its promised iss.
+    let state = reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut callback = reqwest::Url::parse(&format!("{issuer}/oauth/callback")).unwrap();
+    callback
+        .query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("code", "anything");
+    let answer = http().get(callback).send().await.unwrap();
+    let back = answer.headers()["location"].to_str().unwrap();
+    assert!(back.starts_with("http://127.0.0.1:51234/cb"), "{back}");
+    assert!(
+        back.contains("error=access_denied") && back.contains("RFC+9207"),
+        "{back}"
+    );
 
     // A redirect URI other than the authorization request's.
     let (code, verifier) = code_for(&issuer, &client, "alice").await;

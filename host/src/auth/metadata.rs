@@ -68,6 +68,9 @@ pub struct IssuerMetadata {
     pub authorization_endpoint: Option<String>,
     /// `token_endpoint`, if published.
     pub token_endpoint: Option<String>,
+    /// `authorization_response_iss_parameter_supported`: it names itself in
+    /// every authorization response (RFC 9207).
+    pub iss_parameter_supported: bool,
 }
 
 /// An OIDC issuer's metadata: OpenID discovery, then RFC 8414 authorization
@@ -110,6 +113,10 @@ pub async fn discover(issuer: &str) -> Result<IssuerMetadata, AuthConfigError> {
                 jwks_uri,
                 authorization_endpoint: text("authorization_endpoint"),
                 token_endpoint: text("token_endpoint"),
+                iss_parameter_supported: doc
+                    .get("authorization_response_iss_parameter_supported")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             });
         }
         failures.push(format!("{url}: no jwks_uri"));

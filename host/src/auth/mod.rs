@@ -33,6 +33,7 @@ pub use crate::secret::Secret;
 use crate::Principal;
 use crate::cache::BoundedCache;
 use crate::clock::SharedClock;
+pub use crate::principal::MAX_SUBJECT_BYTES;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use jwks::{JwksCache, JwksError};
@@ -303,6 +304,13 @@ impl Authenticator {
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
         }
+        if has_crit(token) {
+            // RFC 7515 §4.1.11: an extension the verifier does not know
+            // must make the token invalid; this verifier knows none.
+            return Err(AuthError::Malformed(
+                "the header names critical extensions (crit), which are not supported".into(),
+            ));
+        }
         let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
         let access_token = matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt"));
         let session_token = matches!(typ.as_deref(), None | Some("jwt"));
@@ -340,6 +348,20 @@ impl Authenticator {
         }
         let data =
             jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
+        // One issuer, as a string: an array that merely contains it is not it.
+        if data.claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
+            return Err(AuthError::Issuer);
+        }
+        let subject_len = data
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map_or(0, str::len);
+        if subject_len > MAX_SUBJECT_BYTES {
+            return Err(AuthError::Claims(format!(
+                "sub is {subject_len} bytes, more than {MAX_SUBJECT_BYTES}"
+            )));
+        }
         let now = self.clock.unix_secs();
         let leeway = self.settings.leeway.as_secs();
         let exp = time_claim(&data.claims, "exp")?.unwrap_or(0);
@@ -364,6 +386,17 @@ impl Authenticator {
             jti,
         })
     }
+}
+
+/// Whether the JOSE header of `token` has a `crit` member.
+fn has_crit(token: &str) -> bool {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or("");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|h| h.get("crit").is_some())
 }
 
 /// What a verified JWT says.
@@ -606,6 +639,46 @@ mod tests {
         .await
         .unwrap();
         assert!(lax.authenticate(&other).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn crit_headers_issuer_arrays_and_huge_subjects_are_refused() {
+        use base64::Engine as _;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let clock = ManualClock::new();
+        let (auth, key) = dev_auth(clock.clone()).await;
+        let now = clock.unix_secs();
+        let claims = |iss: serde_json::Value, sub: &str| serde_json::json!({"iss": iss, "sub": sub, "exp": now + 600});
+        let array = key
+            .sign(&claims(serde_json::json!([dev::DEV_ISSUER, "other"]), "a"))
+            .unwrap();
+        assert_eq!(auth.authenticate(&array).await, Err(AuthError::Issuer));
+        let long = key
+            .sign(&claims(
+                serde_json::json!(dev::DEV_ISSUER),
+                &"x".repeat(100_000),
+            ))
+            .unwrap();
+        assert!(matches!(
+            auth.authenticate(&long).await,
+            Err(AuthError::Claims(m)) if m.contains("more than 255")
+        ));
+        // A crit header: the signature is checked after it, so any will do.
+        let good = key
+            .sign(&claims(serde_json::json!(dev::DEV_ISSUER), "a"))
+            .unwrap();
+        let (_, rest) = good.split_once('.').unwrap();
+        let header = b64(serde_json::json!({
+            "alg": "ES256", "typ": "at+jwt", "kid": key.kid(), "crit": ["exp"], "exp": 1
+        }));
+        let critical = format!("{header}.{rest}");
+        assert!(matches!(
+            auth.authenticate(&critical).await,
+            Err(AuthError::Malformed(m)) if m.contains("crit")
+        ));
+        assert!(auth.authenticate(&good).await.is_ok());
     }
 
     #[tokio::test]

@@ -168,8 +168,11 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Longest tool name kept in records: the name comes from the client.
+/// Longest tool name (or client id) kept in records: it comes from the
+/// client.
 const MAX_RECORDED_NAME: usize = 128;
+/// Longest subject kept in records.
+const MAX_RECORDED_SUBJECT: usize = crate::principal::MAX_SUBJECT_BYTES;
 
 impl Dispatcher {
     /// A pipeline over `registry` under `policy`; native tools use `store`;
@@ -244,8 +247,15 @@ impl Dispatcher {
         let mut record = AuditRecord {
             at_ms: self.clock.unix_millis(),
             request_id: request_id.clone(),
-            subject: principal.subject.clone(),
-            client_id: principal.client_id.clone(),
+            // Bounded: tokens' subjects are (auth refuses longer ones), but
+            // stdio's comes from the configuration.
+            subject: principal
+                .subject
+                .chars()
+                .take(MAX_RECORDED_SUBJECT)
+                .collect(),
+            client_id: (principal.client_id.as_deref())
+                .map(|c| c.chars().take(MAX_RECORDED_NAME).collect()),
             tool: tool.chars().take(MAX_RECORDED_NAME).collect(),
             version: None,
             decision: "rejected".into(),

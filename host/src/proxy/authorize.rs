@@ -92,8 +92,10 @@ pub(super) async fn authorize(
             ));
         }
     };
+    let registered =
+        |uri: &str| (client.redirect_uris.iter()).any(|r| super::clients::same_redirect(r, uri));
     let redirect_uri = match q.get("redirect_uri") {
-        Some(uri) if client.redirect_uris.contains(uri) => uri.clone(),
+        Some(uri) if registered(uri) => uri.clone(),
         Some(uri) => {
             return Err(OAuthError::page(
                 "Invalid redirect URI",
@@ -390,14 +392,23 @@ pub(super) async fn callback(
             description,
         )
     };
-    // RFC 9207: the answer must come from the provider we sent the user to.
-    if let Some(iss) = q.get("iss")
-        && iss != proxy.upstream_auth.issuer()
-    {
-        return Err(fail(
-            "access_denied",
-            "the sign-in answer came from another issuer",
-        ));
+    // RFC 9207: the answer must come from the provider we sent the user to,
+    // and say so when that provider promises to.
+    match q.get("iss") {
+        Some(iss) if iss != proxy.upstream_auth.issuer() => {
+            return Err(fail(
+                "access_denied",
+                "the sign-in answer came from another issuer",
+            ));
+        }
+        None if proxy.upstream.requires_iss => {
+            return Err(fail(
+                "access_denied",
+                "the sign-in answer names no issuer, which the identity provider promises \
+                 (RFC 9207)",
+            ));
+        }
+        _ => {}
     }
     if let Some(error) = q.get("error") {
         let passed = match error.as_str() {

@@ -35,6 +35,32 @@ pub(super) fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `presented` is the registered redirect URI `registered`: the
+/// same string, or, for a loopback http URI, the same but for the port
+/// (RFC 8252 §7.3: native apps listen on whatever port is free).
+pub(super) fn same_redirect(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Ok(a), Ok(b)) = (
+        reqwest::Url::parse(registered),
+        reqwest::Url::parse(presented),
+    ) else {
+        return false;
+    };
+    let loopback = |u: &reqwest::Url| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    };
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+        && b.fragment().is_none()
+        && b.username().is_empty()
+        && b.password().is_none()
+}
+
 fn strings(doc: &Value, key: &str) -> Result<Option<Vec<String>>, String> {
     match doc.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -278,5 +304,31 @@ mod tests {
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_loopback_redirect_uri_matches_on_any_port_and_nothing_else_does() {
+        let registered = "http://127.0.0.1:8765/callback";
+        assert!(same_redirect(registered, "http://127.0.0.1:50123/callback"));
+        assert!(same_redirect(registered, "http://127.0.0.1/callback"));
+        assert!(same_redirect(
+            "http://[::1]:1/cb?x=1",
+            "http://[::1]:2/cb?x=1"
+        ));
+        for other in [
+            "http://127.0.0.1:50123/other",
+            "http://localhost:8765/callback",
+            "http://127.0.0.1:8765/callback?extra=1",
+            "http://user@127.0.0.1:8765/callback",
+            "https://127.0.0.1:8765/callback",
+        ] {
+            assert!(!same_redirect(registered, other), "{other}");
+        }
+        let https = "https://app.example.com/cb";
+        assert!(same_redirect(https, https));
+        assert!(
+            !same_redirect(https, "https://app.example.com:8443/cb"),
+            "only loopback"
+        );
     }
 }

@@ -84,6 +84,9 @@ pub enum ProxyError {
 pub(crate) struct UpstreamEndpoints {
     pub authorize: String,
     pub token: String,
+    /// It promises `iss` in every authorization response (RFC 9207): an
+    /// answer without one is refused.
+    pub requires_iss: bool,
 }
 
 /// Revoked access tokens by `jti` (whatever spelling of the token is
@@ -327,18 +330,18 @@ async fn upstream_endpoints(
     settings: &ProxySettings,
     upstream_issuer: &str,
 ) -> Result<UpstreamEndpoints, ProxyError> {
-    if let (Some(a), Some(t)) = (&settings.authorization_endpoint, &settings.token_endpoint) {
-        return Ok(UpstreamEndpoints {
-            authorize: a.clone(),
-            token: t.clone(),
-        });
-    }
-    let (authorize, token) = match settings.provider {
-        Provider::Oidc => {
-            let meta = auth::discover(upstream_issuer).await?;
-            (meta.authorization_endpoint, meta.token_endpoint)
-        }
-        Provider::Clerk => (
+    // What the provider publishes about itself (needed for OIDC endpoints;
+    // for Clerk, best effort: whether it promises RFC 9207's iss).
+    let configured = settings.authorization_endpoint.is_some() && settings.token_endpoint.is_some();
+    let meta = match settings.provider {
+        Provider::Oidc if !configured => Some(auth::discover(upstream_issuer).await?),
+        _ => auth::discover(upstream_issuer).await.ok(),
+    };
+    let requires_iss = meta.as_ref().is_some_and(|m| m.iss_parameter_supported);
+    let (authorize, token) = match (settings.provider, meta) {
+        (Provider::Oidc, Some(meta)) => (meta.authorization_endpoint, meta.token_endpoint),
+        (Provider::Oidc, None) => (None, None),
+        (Provider::Clerk, _) => (
             Some(format!("{upstream_issuer}/oauth/authorize")),
             Some(format!("{upstream_issuer}/oauth/token")),
         ),
@@ -356,6 +359,7 @@ async fn upstream_endpoints(
         token: (settings.token_endpoint.clone())
             .or(token)
             .ok_or_else(|| missing("token_endpoint"))?,
+        requires_iss,
     })
 }
 

@@ -104,8 +104,14 @@ async fn exchange_code(
     let Some(code) = form.get("code") else {
         return Err(OAuthError::invalid_request("code is required"));
     };
+    // Found, not spent: an exchange that fails its checks below (another
+    // client, another redirect URI, a wrong verifier) leaves the code.
     let (hash, now) = (seal::digest(code), proxy.now());
-    let code = match proxy.db(move |s| s.use_code(&hash, now)).await {
+    let found = {
+        let hash = hash.clone();
+        proxy.db(move |s| s.find_code(&hash, now)).await
+    };
+    let code = match found {
         Ok(CodeLookup::Live(code)) => code,
         Ok(CodeLookup::Unknown) => {
             return Err(OAuthError::invalid_grant("unknown authorization code"));
@@ -162,6 +168,15 @@ async fn exchange_code(
             "the authorization code is unreadable",
         ));
     };
+    let spent = proxy.db(move |s| s.spend_code(&hash)).await;
+    if !spent.map_err(storage_error)? {
+        if let Err(e) = proxy.revoke_grant(&code.grant_id).await {
+            tracing::error!(error = %e, "revoking a grant failed");
+        }
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was used twice at once; what it issued is revoked",
+        ));
+    }
     let grant = GrantRow {
         id: code.grant_id,
         client_id: client_id.to_owned(),

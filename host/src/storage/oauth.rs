@@ -123,8 +123,13 @@ pub trait OAuthStore: Send + Sync + 'static {
     fn take_pending(&self, id: &str, now: u64) -> Result<Option<PendingRow>, StorageError>;
     /// Store an authorization code by its hash.
     fn put_code(&self, hash: &str, code: &CodeRow) -> Result<(), StorageError>;
-    /// Spend an authorization code; a second use revokes its grant.
-    fn use_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError>;
+    /// An authorization code, without spending it (an exchange that fails
+    /// its checks leaves it for the right client); a code already spent is a
+    /// replay, and revokes what its first use issued.
+    fn find_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError>;
+    /// Spend a code whose exchange passed its checks: false when it was
+    /// spent meanwhile (two exchanges raced with one code).
+    fn spend_code(&self, hash: &str) -> Result<bool, StorageError>;
     /// Store (or update) a grant.
     fn put_grant(&self, grant: &GrantRow) -> Result<(), StorageError>;
     /// Record an issued access token (by hash and `jti`), so it can be
@@ -311,13 +316,13 @@ impl OAuthStore for SqliteOAuthStore {
         })
     }
 
-    fn use_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError> {
+    fn find_code(&self, hash: &str, now: u64) -> Result<CodeLookup, StorageError> {
         self.db.write(|c| {
             let tx = c.transaction()?;
             let row = tx
                 .query_row(
-                    "UPDATE codes SET used = used + 1 WHERE hash = ?1
-                     RETURNING grant_id, client_id, request, principal, upstream, expires, used",
+                    "SELECT grant_id, client_id, request, principal, upstream, expires, used
+                     FROM codes WHERE hash = ?1",
                     [hash],
                     |r| {
                         Ok((
@@ -336,7 +341,7 @@ impl OAuthStore for SqliteOAuthStore {
                 .optional()?;
             let lookup = match row {
                 None => CodeLookup::Unknown,
-                Some((code, used)) if used > 1 => {
+                Some((code, used)) if used > 0 => {
                     CodeLookup::Replayed(revoke_in(&tx, &code.grant_id)?)
                 }
                 Some((code, _)) if code.expires <= now => CodeLookup::Expired,
@@ -344,6 +349,16 @@ impl OAuthStore for SqliteOAuthStore {
             };
             tx.commit()?;
             Ok(lookup)
+        })
+    }
+
+    fn spend_code(&self, hash: &str) -> Result<bool, StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE codes SET used = 1 WHERE hash = ?1 AND used = 0",
+                [hash],
+            )
+            .map(|n| n == 1)
         })
     }
 
@@ -504,11 +519,13 @@ mod tests {
         let store = SqliteOAuthStore::open_dir(dir.path()).unwrap();
         store.put_code("h1", &code("g1", 200)).unwrap();
         assert!(matches!(
-            store.use_code("h1", 100).unwrap(),
+            store.find_code("h1", 100).unwrap(),
             CodeLookup::Live(_)
         ));
         store.put_access_token("a1", "j1", "g1", 300).unwrap();
-        match store.use_code("h1", 101).unwrap() {
+        assert!(store.spend_code("h1").unwrap());
+        assert!(!store.spend_code("h1").unwrap(), "spent once");
+        match store.find_code("h1", 101).unwrap() {
             CodeLookup::Replayed(revoked) => assert_eq!(
                 revoked,
                 vec![Revoked {
@@ -523,11 +540,11 @@ mod tests {
         assert!(store.revoked_tokens(300).unwrap().is_empty(), "expired");
         store.put_code("h2", &code("g2", 50)).unwrap();
         assert!(matches!(
-            store.use_code("h2", 60).unwrap(),
+            store.find_code("h2", 60).unwrap(),
             CodeLookup::Expired
         ));
         assert!(matches!(
-            store.use_code("nope", 60).unwrap(),
+            store.find_code("nope", 60).unwrap(),
             CodeLookup::Unknown
         ));
     }
