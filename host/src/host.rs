@@ -236,6 +236,7 @@ impl Host {
             }
             (_, auth) => {
                 if let Some(auth) = &auth
+                    && !settings.dev
                     && auth.settings().audience != auth::AudiencePolicy::Resource
                 {
                     tracing::warn!(
@@ -512,7 +513,7 @@ impl Host {
         listener: TcpListener,
         router: axum::Router,
     ) -> Result<(), HostError> {
-        let shutdown = http::Shutdown {
+        let shutdown = crate::transport::connections::Shutdown {
             stop: self.cancel.clone(),
             sessions: self.sessions.clone(),
             grace: self.settings.http.shutdown_grace,
@@ -532,7 +533,8 @@ impl Host {
                 }
             });
         }
-        http::serve(listener, router, shutdown)
+        let limits = self.settings.http.connections.clone();
+        crate::transport::connections::serve(listener, router, shutdown, limits)
             .await
             .map_err(|e| HostError::Serve(e.to_string()))
     }

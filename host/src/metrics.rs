@@ -18,6 +18,7 @@
 //! | `toolhost_jwks_fetches_total` | counter | `outcome` (`ok`, `error`) |
 //! | `toolhost_audit_queue_full_total` | counter | |
 //! | `toolhost_audit_lost_total` | counter | |
+//! | `toolhost_connections_refused_total` | counter | `reason` (`per_peer`) |
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -91,6 +92,10 @@ fn describe() {
     describe_counter!(
         "toolhost_audit_queue_full_total",
         "Calls that found the audit queue full and waited for room"
+    );
+    describe_counter!(
+        "toolhost_connections_refused_total",
+        "Connections closed as they arrived, by reason"
     );
     describe_counter!(
         "toolhost_audit_lost_total",

@@ -102,10 +102,10 @@ fn attacker_controlled_values_are_logged_escaped() {
             "clientInfo": {"name": "forger", "version": "1"}}}),
         None,
     );
-    let session = opened.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let Some(session) = opened.headers().get("mcp-session-id").cloned() else {
+        panic!("no session: {} {}", opened.status(), opened.text().unwrap());
+    };
+    let session = session.to_str().unwrap().to_owned();
     let _ = opened.text();
     post(
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),

@@ -277,3 +277,64 @@ async fn in_flight_at_least(server: &TestServer, n: usize) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// A client that trickles a request's headers (slowloris) is cut off at the
+/// header deadline, and one peer holds at most its share of connections;
+/// others are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_a_peer_holds_its_share_of_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(&[plugins::NOTES_LIST], |c| {
+        c.server.header_read_timeout_ms = 500;
+        c.server.max_connections_per_peer = 3;
+    })
+    .await;
+    // Two slow clients, a header line every 200 ms, never the end.
+    let slow = |n: usize| {
+        let addr = server.addr;
+        tokio::spawn(async move {
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .await
+                .unwrap();
+            let started = Instant::now();
+            for i in 0..50 {
+                if tcp
+                    .write_all(format!("X-Slow-{n}-{i}: x\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let mut buf = [0u8; 512];
+                match tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut buf)).await {
+                    Ok(Ok(_)) | Ok(Err(_)) => break, // closed (or answered and closed)
+                    Err(_) => {}                     // still open: trickle on
+                }
+            }
+            started.elapsed()
+        })
+    };
+    let (a, b) = (slow(1), slow(2));
+    // Meanwhile a well-behaved call is answered (the third connection).
+    let answer = call(&server, "alice", "notes_list", json!({})).await;
+    assert!(!is_error(&answer), "{answer}");
+    for held in [a.await.unwrap(), b.await.unwrap()] {
+        assert!(
+            held < Duration::from_secs(3),
+            "a slow client was cut off at the deadline, not kept: {held:?}"
+        );
+    }
+    // A peer over its share: the fourth connection is closed at once.
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut fourth = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut buf))
+        .await
+        .expect("closed, not left hanging");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    drop(open);
+}

@@ -23,9 +23,10 @@ pub enum Provider {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum AudiencePolicy {
-    /// `resource` wherever the provider can mint `aud` (an OIDC issuer, the
-    /// development issuer, the OAuth proxy's own tokens); `any` for Clerk's
-    /// OAuth tokens, which carry no `aud` (logged at start).
+    /// `resource` wherever the provider mints `aud` (an OIDC issuer; the
+    /// OAuth proxy's own tokens are always checked); `any` for Clerk's OAuth
+    /// tokens, which carry no `aud` (logged at start), and in development
+    /// mode, whose tokens name the default URL whatever the port.
     #[default]
     Auto,
     /// Any audience: a token the same issuer made for another resource is
@@ -400,9 +401,11 @@ pub fn resolve(
         }
     };
     let provider = if dev { None } else { config.provider() };
+    // Development tokens (`toolhost token`) name the default public URL,
+    // whatever port `serve --dev` listens on: not checked there.
     let audience = match (config.audience, provider) {
-        (AudiencePolicy::Auto, Some(Provider::Clerk)) => AudiencePolicy::Any,
-        (AudiencePolicy::Auto, _) => AudiencePolicy::Resource,
+        (AudiencePolicy::Auto, Some(Provider::Oidc)) => AudiencePolicy::Resource,
+        (AudiencePolicy::Auto, _) => AudiencePolicy::Any,
         (explicit, _) => explicit,
     };
     if config.check_clerk_client && clerk_backend.is_none() {
@@ -540,7 +543,8 @@ mod tests {
         let dev = with_public(AuthConfig::default());
         assert_eq!(
             resolve(&dev, true).unwrap().audience,
-            AudiencePolicy::Resource
+            AudiencePolicy::Any,
+            "development tokens are for whatever port the server takes"
         );
         let mut clerk = with_public(AuthConfig::default());
         clerk.clerk.frontend_api_url = Some("https://clerk.example.com".into());

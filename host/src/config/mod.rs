@@ -115,6 +115,12 @@ pub struct ServerConfig {
     pub max_sessions_per_caller: usize,
     /// A session without traffic for this long is ended, in seconds.
     pub session_idle_secs: u64,
+    /// Longest wait for a request's headers, in milliseconds: a client
+    /// trickling them (slowloris) is cut off then.
+    pub header_read_timeout_ms: u64,
+    /// Connections one peer address may hold at once; 0 turns the cap off
+    /// (behind a reverse proxy every connection comes from its address).
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +134,8 @@ impl Default for ServerConfig {
             max_sessions: 1_000,
             max_sessions_per_caller: 32,
             session_idle_secs: 300,
+            header_read_timeout_ms: 10_000,
+            max_connections_per_peer: 256,
         }
     }
 }

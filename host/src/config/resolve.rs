@@ -160,6 +160,10 @@ impl Config {
                 self.server.max_sessions_per_caller as u64,
             ),
             ("server.session_idle_secs", self.server.session_idle_secs),
+            (
+                "server.header_read_timeout_ms",
+                self.server.header_read_timeout_ms,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
@@ -197,6 +201,10 @@ impl Config {
                 max_sessions: self.server.max_sessions,
                 max_sessions_per_caller: self.server.max_sessions_per_caller,
                 session_idle: Duration::from_secs(self.server.session_idle_secs),
+                connections: crate::transport::connections::ConnectionLimits {
+                    header_read_timeout: Duration::from_millis(self.server.header_read_timeout_ms),
+                    max_per_peer: self.server.max_connections_per_peer,
+                },
             },
             plugins: PluginSource {
                 dir: plugins.dir.clone(),

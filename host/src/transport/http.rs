@@ -10,10 +10,8 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The MCP endpoint as a router with one route, `/mcp`.
@@ -265,44 +263,4 @@ async fn json_rpc_errors(State(max_body): State<usize>, request: Request, next: 
         -32600,
         format!("Invalid Request: not a JSON-RPC message: {detail}"),
     )
-}
-
-/// How a server stops: `stop` stops accepting connections; `sessions` fires
-/// once the calls in flight have drained (see `Host::shutdown`), closing
-/// rmcp's sessions and streams; connections still open `grace` after that are
-/// dropped.
-pub(crate) struct Shutdown {
-    pub stop: CancellationToken,
-    pub sessions: CancellationToken,
-    pub grace: std::time::Duration,
-}
-
-/// Serve `router` on `listener` until `shutdown.stop` fires, with
-/// TCP_NODELAY on every accepted socket (without it a small response waits
-/// ~40 ms for delayed ACKs).
-pub(crate) async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let stop = shutdown.stop.clone();
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
-    let deadline = async {
-        shutdown.stop.cancelled().await;
-        shutdown.sessions.cancelled().await;
-        tokio::time::sleep(shutdown.grace).await;
-    };
-    tokio::select! {
-        served = server => served,
-        _ = deadline => {
-            tracing::warn!("connections still open after the grace period; stopping anyway");
-            Ok(())
-        }
-    }
 }

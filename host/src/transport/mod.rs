@@ -1,6 +1,7 @@
 //! Transports: Streamable HTTP (axum + rmcp) and stdio, over one MCP handler
 //! that adapts MCP messages to the call pipeline ([`crate::dispatch`]).
 
+pub mod connections;
 pub(crate) mod http;
 pub(crate) mod mcp;
 pub mod result;
@@ -31,4 +32,6 @@ pub struct HttpSettings {
     pub max_sessions_per_caller: usize,
     /// A session without traffic for this long is ended.
     pub session_idle: Duration,
+    /// How connections are accepted and held.
+    pub connections: connections::ConnectionLimits,
 }
