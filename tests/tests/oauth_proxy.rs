@@ -618,6 +618,53 @@ async fn an_upstream_outage_or_429_does_not_end_the_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_requests_are_bounded_per_source_and_in_all() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Proxied::start(listener, dir.path(), &standin, &app, |c| {
+        c.auth.issue.registrations_per_source_per_minute = 2;
+        c.auth.issue.max_pending = 3;
+        c.auth.issue.authorizations_per_source_per_minute = 5;
+    })
+    .await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+    register(&issuer).await;
+    let refused = http()
+        .post(format!("{issuer}/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 429, "a third from one address");
+    assert!(refused.headers().contains_key("retry-after"));
+
+    // Sign-ins in progress are bounded: the fourth is told to retry.
+    let (_, challenge) = pkce();
+    let url = authorize_url(&issuer, &client, &challenge, "alice");
+    for _ in 0..3 {
+        let started = http().get(&url).send().await.unwrap();
+        let location = started.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with(&standin.url), "{location}");
+    }
+    match follow(url.clone()).await {
+        Ended::Redirected(q) => assert!(
+            q.iter()
+                .any(|(k, v)| k == "error" && v == "temporarily_unavailable"),
+            "{q:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // And one address may start only so many a minute.
+    follow(url.clone()).await;
+    match follow(url).await {
+        Ended::Page(429, body) => assert!(body.contains("Too many sign-ins"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_sign_in_issues_nothing() {
     let (standin, listener, app) = upstream().await;
     let dir = tempfile::tempdir().unwrap();

@@ -109,6 +109,17 @@ pub struct IssueConfig {
     pub authorization_secs: u64,
     /// Client registrations accepted per minute (all callers together).
     pub registrations_per_minute: u32,
+    /// Client registrations accepted per minute from one source address.
+    pub registrations_per_source_per_minute: u32,
+    /// Authorization requests (`/authorize`) accepted per minute from one
+    /// source address.
+    pub authorizations_per_source_per_minute: u32,
+    /// Sign-ins in progress at most (each a row until it completes or
+    /// expires); past it `/authorize` answers "retry later".
+    pub max_pending: u64,
+    /// A registration never used to sign anyone in is deleted after this
+    /// many seconds.
+    pub unused_client_secs: u64,
     /// Accept Client ID Metadata Documents at `http://` loopback URLs and
     /// on private addresses: development only.
     pub cimd_allow_private: bool,
@@ -126,6 +137,10 @@ impl Default for IssueConfig {
             code_secs: 120,
             authorization_secs: 600,
             registrations_per_minute: 30,
+            registrations_per_source_per_minute: 5,
+            authorizations_per_source_per_minute: 60,
+            max_pending: 10_000,
+            unused_client_secs: 86_400,
             cimd_allow_private: false,
             secret: Secret::default(),
         }

@@ -19,7 +19,7 @@
 //! their own.
 
 pub mod admission;
-mod rate;
+pub(crate) mod rate;
 
 pub use admission::{Admitted, Rejection};
 pub use rate::{RateLimit, RateLimitOverride};

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 type Params = HashMap<String, String>;
 
@@ -69,8 +70,17 @@ impl OAuthProxy {
 /// `GET /authorize`.
 pub(super) async fn authorize(
     State(proxy): Proxy,
+    super::Source(source): super::Source,
     Query(q): Query<Params>,
 ) -> Result<Response, OAuthError> {
+    let per_minute = proxy.settings.issue.authorizations_per_source_per_minute;
+    if let Err(wait) = proxy.take_per_source("authorize", &source, per_minute) {
+        return Err(OAuthError::Page {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many sign-ins",
+            detail: format!("Too many sign-ins were started from this address; retry in {wait} s."),
+        });
+    }
     let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
         return Err(OAuthError::page(
             "Unknown application",
@@ -197,12 +207,25 @@ pub(super) async fn authorize(
             .seal(&verifier, &id)
             .map_err(|e| server_error(&e))?,
     };
+    // Bounded: each sign-in in progress is a row until it completes or
+    // expires.
+    let in_progress = proxy.pending.fetch_add(1, Ordering::SeqCst);
+    if in_progress >= proxy.settings.issue.max_pending {
+        proxy.pending.fetch_sub(1, Ordering::SeqCst);
+        return Err(fail(
+            "temporarily_unavailable",
+            "too many sign-ins are in progress; retry shortly",
+        ));
+    }
     {
         let id = id.clone();
-        (proxy
+        let stored = proxy
             .db(move |s| s.put_pending(&id, &pending, expires))
-            .await)
-            .map_err(|e| server_error(&e))?;
+            .await;
+        if let Err(e) = stored {
+            proxy.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(server_error(&e));
+        }
     }
     let Ok(mut upstream) = reqwest::Url::parse(&proxy.upstream.authorize) else {
         return Err(fail(
@@ -362,7 +385,13 @@ pub(super) async fn callback(
         proxy.db(move |s| s.take_pending(&id, now)).await
     };
     let pending = match taken {
-        Ok(Some(p)) => p,
+        Ok(Some(p)) => {
+            // Saturating: a sweep may have recounted meanwhile.
+            let _ = (proxy.pending).fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(1))
+            });
+            p
+        }
         Ok(None) => {
             return Err(OAuthError::page(
                 "Sign-in expired",

@@ -154,8 +154,15 @@ impl OAuthProxy {
 }
 
 /// `POST /register`.
-pub(super) async fn register(State(proxy): Proxy, body: Bytes) -> Result<Response, OAuthError> {
-    if let Err(wait) = proxy.take_registration_token() {
+pub(super) async fn register(
+    State(proxy): Proxy,
+    super::Source(source): super::Source,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let per_source = proxy.settings.issue.registrations_per_source_per_minute;
+    let limited = (proxy.take_per_source("register", &source, per_source))
+        .and_then(|()| proxy.take_registration_token());
+    if let Err(wait) = limited {
         return Err(OAuthError::Json {
             status: StatusCode::TOO_MANY_REQUESTS,
             error: "invalid_request",

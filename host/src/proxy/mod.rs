@@ -45,7 +45,8 @@ pub use settings::ProxySettings;
 
 use crate::auth::{self, Authenticator, Provider, SigningKey};
 use crate::clock::SharedClock;
-use crate::storage::oauth::{OAuthStore, Revoked};
+use crate::policy::rate::RateBuckets;
+use crate::storage::oauth::{OAuthStore, Revoked, Sweep};
 use crate::storage::{StorageError, run_blocking};
 use std::collections::HashMap;
 use std::path::Path;
@@ -155,6 +156,10 @@ pub struct OAuthProxy {
     clock: SharedClock,
     /// Token bucket for registrations: (tokens, last refill).
     registrations: Mutex<(f64, Instant)>,
+    /// Requests per source address (registrations, authorizations).
+    per_source: RateBuckets,
+    /// Sign-ins in progress (rows in `pending`), kept in step with the store.
+    pending: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for OAuthProxy {
@@ -191,16 +196,16 @@ impl OAuthProxy {
         };
         let now = clock.unix_secs();
         let revoked = Arc::new(Revocations::default());
-        {
-            let store = store.clone();
-            let keep = settings.issue.access_token_secs;
-            let live = run_blocking(move || {
-                store.sweep(now, keep)?;
-                store.revoked_tokens(now)
+        let pending = {
+            let (store, sweep) = (store.clone(), sweep_policy(&settings, now));
+            let (pending, live) = run_blocking(move || {
+                let pending = store.sweep(&sweep)?;
+                Ok((pending, store.revoked_tokens(now)?))
             })
             .await?;
             revoked.add(&live);
-        }
+            pending
+        };
         let check = {
             let revoked = revoked.clone();
             Arc::new(move |hash: &[u8; 32], jti: Option<&str>| revoked.contains(hash, jti))
@@ -219,6 +224,8 @@ impl OAuthProxy {
             http: auth::http_client()?,
             documents: cimd::Documents::new(clock.clone()),
             registrations: Mutex::new((burst, clock.instant())),
+            per_source: RateBuckets::new(clock.clone()),
+            pending: std::sync::atomic::AtomicU64::new(pending),
             clock,
             settings,
         });
@@ -317,10 +324,64 @@ async fn sweep_periodically(proxy: Weak<OAuthProxy>) {
         };
         let now = proxy.now();
         proxy.revoked.prune(now);
-        let keep = proxy.settings.issue.access_token_secs;
-        if let Err(e) = proxy.db(move |s| s.sweep(now, keep)).await {
-            tracing::warn!(error = %e, "sweeping expired OAuth state failed");
+        let sweep = sweep_policy(&proxy.settings, now);
+        match proxy.db(move |s| s.sweep(&sweep)).await {
+            Ok(pending) => proxy
+                .pending
+                .store(pending, std::sync::atomic::Ordering::SeqCst),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired OAuth state failed"),
         }
+    }
+}
+
+/// What a sweep at `now` keeps.
+fn sweep_policy(settings: &ProxySettings, now: u64) -> Sweep {
+    Sweep {
+        now,
+        keep_used_codes: settings.issue.access_token_secs,
+        unused_client_secs: settings.issue.unused_client_secs,
+        idle_client_secs: settings.issue.refresh_token_secs,
+    }
+}
+
+/// Where a request comes from, for the per-source limits: the peer's
+/// address, or `unknown` when the embedder serves without connection info
+/// (then every request shares one bucket).
+pub(crate) struct Source(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Source(peer.map_or_else(
+            || "unknown".to_owned(),
+            |axum::extract::ConnectInfo(p)| p.ip().to_string(),
+        )))
+    }
+}
+
+impl OAuthProxy {
+    /// Take a token of `what` (at `per_minute`, bursts of as many) for
+    /// `source`; seconds to wait when there is none.
+    pub(crate) fn take_per_source(
+        &self,
+        what: &str,
+        source: &str,
+        per_minute: u32,
+    ) -> Result<(), u64> {
+        let rate = crate::policy::RateLimit {
+            per_minute,
+            burst: per_minute.max(1),
+        };
+        self.per_source
+            .take(source, what, rate)
+            .map_err(|wait| wait.as_secs().max(1))
     }
 }
 

@@ -360,6 +360,12 @@ async fn issue_tokens(
             .await;
         recorded.map_err(|e| failed(&e))?;
     }
+    {
+        let (client, now) = (grant.client_id.clone(), issued);
+        if let Err(e) = proxy.db(move |s| s.touch_client(&client, now)).await {
+            tracing::warn!(error = %e, "recording a client's use failed");
+        }
+    }
     let mut body = json!({
         "access_token": access,
         "token_type": "Bearer",

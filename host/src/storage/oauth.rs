@@ -160,9 +160,30 @@ pub trait OAuthStore: Send + Sync + 'static {
     fn revoke_grant(&self, grant_id: &str) -> Result<Vec<Revoked>, StorageError>;
     /// Revoked access tokens that have not expired at `now`.
     fn revoked_tokens(&self, now: u64) -> Result<Vec<Revoked>, StorageError>;
-    /// Delete what has expired at `now`; used codes are kept
-    /// `keep_used_codes` seconds past their expiry to recognize a replay.
-    fn sweep(&self, now: u64, keep_used_codes: u64) -> Result<(), StorageError>;
+    /// Note that `client_id` signed a user in at `now` (a registration
+    /// in use is kept; see [`Sweep`]).
+    fn touch_client(&self, client_id: &str, now: u64) -> Result<(), StorageError>;
+    /// Sign-ins in progress at `now`.
+    fn count_pending(&self, now: u64) -> Result<u64, StorageError>;
+    /// Delete what has expired, and registrations no longer used, at
+    /// `sweep.now`; the sign-ins still in progress.
+    fn sweep(&self, sweep: &Sweep) -> Result<u64, StorageError>;
+}
+
+/// What a sweep keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep {
+    /// The time of the sweep.
+    pub now: u64,
+    /// Used codes are kept this long past their expiry, to recognize a
+    /// replay.
+    pub keep_used_codes: u64,
+    /// A registration never used to sign anyone in is deleted this long
+    /// after it was made.
+    pub unused_client_secs: u64,
+    /// A registration is deleted this long after its last sign-in (its
+    /// grants have ended by then).
+    pub idle_client_secs: u64,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -191,6 +212,11 @@ CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
 ",
     "
 ALTER TABLE access_tokens ADD COLUMN jti TEXT;
+",
+    "
+ALTER TABLE clients ADD COLUMN last_used INTEGER;
+CREATE INDEX IF NOT EXISTS clients_by_use ON clients (last_used, created);
+CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending (expires);
 ",
 ];
 
@@ -480,20 +506,52 @@ impl OAuthStore for SqliteOAuthStore {
         })
     }
 
-    fn sweep(&self, now: u64, keep_used_codes: u64) -> Result<(), StorageError> {
-        let t = now as i64;
+    fn touch_client(&self, client_id: &str, now: u64) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE clients SET last_used = ?2 WHERE client_id = ?1",
+                params![client_id, now as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn count_pending(&self, now: u64) -> Result<u64, StorageError> {
+        self.db.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM pending WHERE expires > ?1",
+                [now as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    fn sweep(&self, sweep: &Sweep) -> Result<u64, StorageError> {
+        let t = sweep.now as i64;
         self.db.write(|c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM pending WHERE expires <= ?1", [t])?;
             tx.execute(
                 "DELETE FROM codes WHERE expires + ?2 <= ?1",
-                params![t, keep_used_codes as i64],
+                params![t, sweep.keep_used_codes as i64],
             )?;
             tx.execute("DELETE FROM grants WHERE expires <= ?1", [t])?;
             tx.execute("DELETE FROM refresh_tokens WHERE expires <= ?1", [t])?;
             // Revoked tokens past their expiry fail verification anyway.
             tx.execute("DELETE FROM access_tokens WHERE expires <= ?1", [t])?;
-            tx.commit()
+            tx.execute(
+                "DELETE FROM clients WHERE (last_used IS NULL AND created + ?2 <= ?1)
+                 OR (last_used IS NOT NULL AND last_used + ?3 <= ?1)",
+                params![
+                    t,
+                    sweep.unused_client_secs as i64,
+                    sweep.idle_client_secs as i64
+                ],
+            )?;
+            let pending: i64 = tx.query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(pending as u64)
         })
     }
 }
@@ -595,7 +653,27 @@ mod tests {
                 20,
             )
             .unwrap();
-        store.sweep(20, 0).unwrap();
+        assert_eq!(store.count_pending(19).unwrap(), 1);
+        let sweep = |now| Sweep {
+            now,
+            keep_used_codes: 0,
+            unused_client_secs: 100,
+            idle_client_secs: 1000,
+        };
+        assert_eq!(store.sweep(&sweep(20)).unwrap(), 0, "none in progress");
         assert!(store.take_pending("p", 0).unwrap().is_none(), "swept");
+        // Registrations: an unused one goes after 100 s, a used one 1000 s
+        // after its last sign-in.
+        let doc = serde_json::json!({"redirect_uris": ["https://a.example/cb"]});
+        store.put_client("unused", &doc, None, 0).unwrap();
+        store.put_client("used", &doc, None, 0).unwrap();
+        store.touch_client("used", 50).unwrap();
+        store.sweep(&sweep(99)).unwrap();
+        assert!(store.client("unused").unwrap().is_some());
+        store.sweep(&sweep(100)).unwrap();
+        assert!(store.client("unused").unwrap().is_none(), "never used");
+        assert!(store.client("used").unwrap().is_some());
+        store.sweep(&sweep(1050)).unwrap();
+        assert!(store.client("used").unwrap().is_none(), "idle too long");
     }
 }
