@@ -124,7 +124,12 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Start the host: this build's (`bench serve-probe … clerk`) or the
 /// `toolhost` binary at `binary`, with Clerk pointed at `standin`.
-async fn start(root: &Path, standin: &StandIn, binary: Option<&Path>) -> anyhow::Result<Server> {
+async fn start(
+    root: &Path,
+    standin: &StandIn,
+    binary: Option<&Path>,
+    proxy: bool,
+) -> anyhow::Result<Server> {
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}/mcp");
     let mut command = match binary {
@@ -159,6 +164,8 @@ async fn start(root: &Path, standin: &StandIn, binary: Option<&Path>) -> anyhow:
         .env("CLERK_FRONTEND_API_URL", &standin.url)
         .env("CLERK_API_URL", &standin.url)
         .env("CLERK_SECRET_KEY", "sk_test_bench")
+        .env("TOOLHOST_AUTH_PROXY", if proxy { "true" } else { "false" })
+        .env("CLERK_OAUTH_CLIENT_ID", "bench-app")
         .env("TOOLHOST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -261,7 +268,7 @@ pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
         std::fs::copy(p, plugins.join(p.file_name().unwrap()))?;
     }
     let standin = Arc::new(stand_in(root.path()).await?);
-    let server = start(root.path(), &standin, binary.as_deref()).await?;
+    let server = start(root.path(), &standin, binary.as_deref(), false).await?;
     let pid = server.child.id();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(PARALLEL)
@@ -504,5 +511,127 @@ pub async fn floods(binary: Option<PathBuf>) -> anyhow::Result<()> {
         "stateless_after": served.as_u16(),
     }));
     drop(server);
+    proxy_floods(&standin, binary.as_deref()).await
+}
+
+/// Bytes of the OAuth proxy's database and its write-ahead log.
+fn oauth_db_bytes(data: &Path) -> u64 {
+    ["oauth.db", "oauth.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(data.join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// With the OAuth proxy on: 2 000 registrations and 2 000 sign-ins started
+/// from one address, without a token; then another address is served.
+async fn proxy_floods(standin: &StandIn, binary: Option<&Path>) -> anyhow::Result<()> {
+    const FLOOD: usize = 2_000;
+    let root = tempfile::tempdir()?;
+    std::fs::create_dir(root.path().join("plugins"))?;
+    let server = start(root.path(), standin, binary, true).await?;
+    let (pid, data) = (server.child.id(), root.path().join("data"));
+    let issuer = server.url.trim_end_matches("/mcp").to_owned();
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+    };
+    let (attacker, other) = (from([127, 0, 0, 1])?, from([127, 0, 0, 2])?);
+    let registration = json!({
+        "redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"
+    });
+    let register = {
+        let (issuer, registration) = (issuer.clone(), registration.clone());
+        move |client: reqwest::Client| {
+            let (url, body) = (format!("{issuer}/register"), registration.clone());
+            async move {
+                let answer = client.post(url).json(&body).send().await.ok()?;
+                let doc: Value = answer.json().await.ok()?;
+                doc["client_id"].as_str().map(str::to_owned)
+            }
+        }
+    };
+    settle_a_second().await;
+    let before = (memory(pid, "VmRSS:"), oauth_db_bytes(&data));
+    let registered = {
+        let (register, attacker) = (register.clone(), attacker.clone());
+        flood(FLOOD, move |_| {
+            let (register, attacker) = (register.clone(), attacker.clone());
+            async move { register(attacker).await.is_some() }
+        })
+        .await
+    };
+    let client_id = register(other.clone()).await;
+    let authorize = {
+        let issuer = issuer.clone();
+        move |client: reqwest::Client, client_id: String| {
+            let url = format!(
+                "{issuer}/authorize?response_type=code&client_id={client_id}\
+             &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&state=s&code_challenge_method=S256\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            );
+            async move {
+                let answer = client.get(url).send().await.ok()?;
+                let location = answer.headers().get("location")?.to_str().ok()?.to_owned();
+                Some(!location.contains("error="))
+            }
+        }
+    };
+    // The attacker's sign-ins, with a client of its own registered first
+    // (or, if the registration flood left it none, the other's).
+    let attackers_client = register(attacker.clone())
+        .await
+        .or_else(|| client_id.clone())
+        .unwrap_or_default();
+    let started_signins = {
+        let (authorize, attacker) = (authorize.clone(), attacker.clone());
+        flood(FLOOD, move |_| {
+            let (authorize, attacker, id) = (
+                authorize.clone(),
+                attacker.clone(),
+                attackers_client.clone(),
+            );
+            async move { authorize(attacker, id).await == Some(true) }
+        })
+        .await
+    };
+    settle_a_second().await;
+    let after = (memory(pid, "VmRSS:"), oauth_db_bytes(&data));
+    let served = match &client_id {
+        Some(id) => authorize(other.clone(), id.clone()).await == Some(true),
+        None => false,
+    };
+    println!();
+    println!("| with the OAuth proxy on | RSS | oauth.db and WAL |");
+    println!("|---|---|---|");
+    for (what, (rss, db)) in [
+        ("before the floods", before),
+        (
+            "after 2 000 registrations and 2 000 sign-ins from one address",
+            after,
+        ),
+    ] {
+        println!("| {what} | {} | {} KiB |", mib(rss), db / 1024);
+        record(json!({"what": what, "rss_bytes": rss, "oauth_db_bytes": db}));
+    }
+    println!();
+    println!(
+        "- from one address: {registered} of {FLOOD} registrations accepted, {started_signins} \
+         of {FLOOD} sign-ins started; another address then registered ({}) and started a \
+         sign-in ({})",
+        if client_id.is_some() { "yes" } else { "no" },
+        if served { "yes" } else { "no" }
+    );
+    record(json!({
+        "what": "proxy flood counts", "registered": registered,
+        "sign_ins_started": started_signins, "other_served": served && client_id.is_some(),
+    }));
     Ok(())
+}
+
+async fn settle_a_second() {
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
