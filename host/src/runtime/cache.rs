@@ -43,7 +43,8 @@ pub struct ArtifactCache {
     unused_budget: u64,
 }
 
-/// Default of [`ArtifactCache::unused_budget`]: 256 MiB.
+/// Default of `storage.cache_unused_bytes`, the bytes of compiled artifacts no
+/// loaded version uses that are kept: 256 MiB.
 pub const UNUSED_BUDGET_BYTES: u64 = 256 << 20;
 
 /// What a prune did.
