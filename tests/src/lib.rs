@@ -280,11 +280,49 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// Run one of the Python client scripts in `tests/clients/python`.
+/// How long a Python client script may run before it is killed.
+pub const PYTHON_CLIENT_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Run one of the Python client scripts in `tests/clients/python`; killed
+/// (and the test failed) after [`PYTHON_CLIENT_DEADLINE`].
 pub fn run_python_client(script: &str, args: &[&str]) -> Output {
-    Command::new(python())
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(python())
         .arg(workspace().join("tests/clients/python").join(script))
         .args(args)
-        .output()
-        .expect("run the Python MCP client")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the Python MCP client");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + PYTHON_CLIENT_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the Python client") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{script} {args:?} ran past {PYTHON_CLIENT_DEADLINE:?}; stderr: {}",
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }

@@ -154,23 +154,62 @@ impl Ended {
 }
 
 /// Follow redirects from `url` (a browser with no cookies) until one points
-/// at `REDIRECT` or a page answers; at most 10 hops.
-async fn follow(mut url: String) -> Ended {
+/// at `REDIRECT` or a page answers, allowing on toolhost's consent page like
+/// a user would; at most 10 hops.
+async fn follow(url: String) -> Ended {
+    walk(http().get(&url), Some("allow")).await
+}
+
+/// The consent form on `page`, if it is one: the form's action and ticket.
+fn consent_form(page: &str) -> Option<(String, String)> {
+    let between = |start: &str| {
+        let from = page.find(start)? + start.len();
+        let len = page[from..].find('"')?;
+        Some(page[from..from + len].replace("&amp;", "&"))
+    };
+    Some((between("action=\"")?, between("name=ticket value=\"")?))
+}
+
+/// POST `decision` with `ticket` to the consent form's `action`.
+fn answer_consent(action: &str, ticket: &str, decision: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(action)
+        .form(&[("ticket", ticket), ("decision", decision)])
+}
+
+/// Send `request`, then follow redirects as [`follow`] does; on a consent
+/// page answer `decision`, or end there when it is `None`.
+async fn walk(mut request: reqwest::RequestBuilder, decision: Option<&str>) -> Ended {
     let client = http();
     for _ in 0..10 {
-        let response = client.get(&url).send().await.unwrap();
-        let status = response.status();
+        let response = request.send().await.unwrap();
+        let (status, url) = (response.status(), response.url().clone());
         if !status.is_redirection() {
-            return Ended::Page(status.as_u16(), response.text().await.unwrap_or_default());
+            let headers = response.headers().clone();
+            let page = response.text().await.unwrap_or_default();
+            if consent_form(&page).is_some() {
+                assert_eq!(
+                    headers["x-frame-options"], "DENY",
+                    "the consent page is never framed"
+                );
+                assert_eq!(headers["cache-control"], "no-store");
+            }
+            if let (200, Some(decision), Some((action, ticket))) =
+                (status.as_u16(), decision, consent_form(&page))
+            {
+                request = answer_consent(url.join(&action).unwrap().as_str(), &ticket, decision);
+                continue;
+            }
+            return Ended::Page(status.as_u16(), page);
         }
         let location = response.headers()["location"].to_str().unwrap().to_owned();
-        let next = reqwest::Url::parse(&url).unwrap().join(&location).unwrap();
+        let next = url.join(&location).unwrap();
         if next.as_str().starts_with(REDIRECT) {
             return Ended::Redirected(next.query_pairs().into_owned().collect());
         }
-        url = next.to_string();
+        request = client.get(next);
     }
-    panic!("more than 10 redirects from {url}")
+    panic!("more than 10 redirects")
 }
 
 /// The authorization URL for `client_id` as `user`.
@@ -688,6 +727,95 @@ async fn an_expired_sign_in_issues_nothing() {
     assert!(upstream_url.starts_with(&standin.url), "{upstream_url}");
     clock.advance(Duration::from_millis(2100));
     match follow(upstream_url).await {
+        Ended::Page(400, body) => assert!(body.contains("Sign-in expired"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
+
+/// `ticket` with one character of its signature changed.
+fn forged(ticket: &str) -> String {
+    let mut bytes = ticket.as_bytes().to_vec();
+    let at = bytes.len() - 10;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_consents_once_per_client_on_the_servers_own_page() {
+    let (standin, listener, app) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let server =
+        Proxied::start_with_clock(listener, dir.path(), &standin, &app, clock.clone(), |c| {
+            c.auth.issue.authorization_secs = 60;
+        })
+        .await;
+    let issuer = server.issuer();
+    let client = register(&issuer).await;
+    let (_, challenge) = pkce();
+    let sign_in = |user: &str| http().get(authorize_url(&issuer, &client, &challenge, user));
+
+    // Signed in upstream, alice still stops on toolhost's own page, which
+    // names the client and where the answer will be sent.
+    let Ended::Page(200, page) = walk(sign_in("alice"), None).await else {
+        panic!("no consent page")
+    };
+    for shown in [
+        "hand-driven test client",
+        client.as_str(),
+        "127.0.0.1:9",
+        "alice",
+    ] {
+        assert!(page.contains(shown), "{shown} not on {page}");
+    }
+    let (action, ticket) = consent_form(&page).expect("a consent form");
+    assert_eq!(action, "/oauth/consent", "posted back to this server");
+    let action = format!("{issuer}{action}");
+    // A ticket this server did not sign, or none, issues nothing.
+    for bad in [forged(&ticket), String::new()] {
+        match walk(answer_consent(&action, &bad, "allow"), None).await {
+            Ended::Page(400, body) => assert!(body.contains("Sign-in expired"), "{body}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let ended = walk(answer_consent(&action, &ticket, "allow"), None).await;
+    assert!(ended.param("code").is_some(), "{ended:?}");
+    assert_eq!(ended.param("state").as_deref(), Some("client-state-1"));
+    assert_eq!(ended.param("iss").as_deref(), Some(issuer.as_str()));
+    // An answer counts once.
+    match walk(answer_consent(&action, &ticket, "allow"), None).await {
+        Ended::Page(400, body) => assert!(body.contains("already answered"), "{body}"),
+        other => panic!("{other:?}"),
+    }
+    // The answer is remembered for alice and this client.
+    let ended = walk(sign_in("alice"), None).await;
+    assert!(ended.param("code").is_some(), "asked again: {ended:?}");
+
+    // bob is asked for the same client, and denies: the client hears
+    // access_denied with its state, and gets no code.
+    let Ended::Page(200, page) = walk(sign_in("bob"), None).await else {
+        panic!("bob was not asked")
+    };
+    let (action, ticket) = consent_form(&page).unwrap();
+    let action = format!("{issuer}{action}");
+    let ended = walk(answer_consent(&action, &ticket, "deny"), None).await;
+    assert_eq!(
+        ended.param("error").as_deref(),
+        Some("access_denied"),
+        "{ended:?}"
+    );
+    assert_eq!(ended.param("state").as_deref(), Some("client-state-1"));
+    assert_eq!(ended.param("code"), None);
+    // A denial is not remembered; a page left open past the sign-in's
+    // lifetime issues nothing.
+    let Ended::Page(200, page) = walk(sign_in("bob"), None).await else {
+        panic!("bob was not asked again")
+    };
+    let (action, ticket) = consent_form(&page).unwrap();
+    let action = format!("{issuer}{action}");
+    clock.advance(Duration::from_secs(61));
+    match walk(answer_consent(&action, &ticket, "allow"), None).await {
         Ended::Page(400, body) => assert!(body.contains("Sign-in expired"), "{body}"),
         other => panic!("{other:?}"),
     }

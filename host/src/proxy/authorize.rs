@@ -1,51 +1,21 @@
 //! Signing in: `GET /authorize` sends the user to the identity provider,
 //! `GET /oauth/callback` takes its answer and gives the client a code.
 
-use super::error::{OAuthError, back_to_client};
+use super::error::OAuthError;
 use super::seal::{self, StateError};
-use super::{OAuthProxy, Proxy};
+use super::{ClientRequest, OAuthProxy, Proxy};
 use crate::Principal;
 use crate::storage::oauth::{CodeRow, PendingRow};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 type Params = HashMap<String, String>;
 
-/// The client's authorization request, kept while the user signs in
-/// upstream and then bound into the code.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct ClientRequest {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    pub state: Option<String>,
-    pub scope: Vec<String>,
-    pub resource: String,
-}
-
 impl OAuthProxy {
-    /// A refusal sent back to the client's (verified) redirect URI.
-    fn to_client(
-        &self,
-        redirect_uri: &str,
-        state: Option<&str>,
-        error: &'static str,
-        description: impl Into<String>,
-    ) -> OAuthError {
-        OAuthError::Redirect {
-            redirect_uri: redirect_uri.to_owned(),
-            state: state.map(str::to_owned),
-            error,
-            description: description.into(),
-            issuer: self.settings.issuer.clone(),
-        }
-    }
-
     /// Scopes granted for a request: those asked for that this resource
     /// offers (all it offers when none are asked for). Others are dropped,
     /// as RFC 6749 allows; the token response says what was granted.
@@ -484,7 +454,6 @@ pub(super) async fn callback(
         Ok(x) => x,
         Err(why) => return Err(fail("access_denied", &why)),
     };
-    let code = seal::random_token().map_err(|e| stored_error(&e))?;
     let row = CodeRow {
         grant_id,
         client_id: request.client_id.clone(),
@@ -493,20 +462,13 @@ pub(super) async fn callback(
         upstream,
         expires: proxy.now() + proxy.settings.issue.code_secs,
     };
-    let hash = seal::digest(&code);
-    (proxy.db(move |s| s.put_code(&hash, &row)).await).map_err(|e| stored_error(&e))?;
-    tracing::info!(
-        client_id = ?request.client_id,
-        subject = ?principal.subject,
-        "authorization code issued"
-    );
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = &request.state {
-        params.push(("state", s));
+    // The first time a user lets a client act for them, they say so here,
+    // on this server's page naming the client (the identity provider's
+    // consent named only this server's own application).
+    let (subject, client) = (principal.subject.clone(), request.client_id.clone());
+    let consented = proxy.db(move |s| s.has_consent(&subject, &client)).await;
+    if !consented.map_err(|e| stored_error(&e))? {
+        return super::consent::ask(&proxy, &request, &principal, row).await;
     }
-    Ok(back_to_client(
-        &request.redirect_uri,
-        &params,
-        &proxy.settings.issuer,
-    ))
+    super::consent::issue_code(&proxy, &request, &principal, row).await
 }

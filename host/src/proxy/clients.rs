@@ -80,6 +80,8 @@ fn strings(doc: &Value, key: &str) -> Result<Option<Vec<String>>, String> {
 /// The client metadata the proxy relies on, from a registration or a
 /// metadata document.
 pub(super) struct ClientInfo {
+    /// The name it gave itself (`client_name`), shown on the consent page.
+    pub name: Option<String>,
     pub redirect_uris: Vec<String>,
     pub secret_hash: Option<String>,
     pub grant_types: Vec<String>,
@@ -96,7 +98,10 @@ impl ClientInfo {
         }
         let grant_types =
             strings(doc, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+        let name =
+            (doc.get("client_name").and_then(Value::as_str)).map(|n| n.chars().take(100).collect());
         Ok(ClientInfo {
+            name,
             redirect_uris,
             secret_hash,
             grant_types,

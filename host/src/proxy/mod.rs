@@ -29,12 +29,14 @@
 //!
 //! Files: [`settings`] (what it runs with), `routes` (the router, metadata,
 //! keys), `clients` (registration, metadata documents via `cimd`),
-//! `authorize` (sign-in and the upstream callback), `token` (codes,
+//! `authorize` (sign-in and the upstream callback), `consent` (the user's
+//! say, the first time a client asks), `token` (codes,
 //! refreshes, issuing), `error` (every refusal), `seal` (its secrets).
 
 mod authorize;
 mod cimd;
 mod clients;
+mod consent;
 mod error;
 mod routes;
 pub(crate) mod seal;
@@ -42,6 +44,8 @@ pub mod settings;
 mod token;
 
 pub use settings::ProxySettings;
+
+use error::OAuthError;
 
 use crate::auth::{self, Authenticator, Provider, SigningKey};
 use crate::clock::SharedClock;
@@ -52,6 +56,37 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// The client's authorization request, kept while the user signs in
+/// upstream and then bound into the code.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ClientRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub state: Option<String>,
+    pub scope: Vec<String>,
+    pub resource: String,
+}
+
+impl OAuthProxy {
+    /// A refusal sent back to the client's (verified) redirect URI.
+    fn to_client(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> OAuthError {
+        OAuthError::Redirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state: state.map(str::to_owned),
+            error,
+            description: description.into(),
+            issuer: self.settings.issuer.clone(),
+        }
+    }
+}
 
 /// The state every endpoint handler extracts.
 type Proxy = axum::extract::State<Arc<OAuthProxy>>;

@@ -29,6 +29,10 @@ pub(super) fn router(proxy: Arc<OAuthProxy>) -> Router {
             get(super::authorize::callback),
         )
         .route(
+            &format!("{base}/oauth/consent"),
+            post(super::consent::answer),
+        )
+        .route(
             &format!("{base}/token"),
             post(super::token::token).options(preflight),
         )

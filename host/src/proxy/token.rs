@@ -1,7 +1,8 @@
 //! `POST /token`: authorization codes and refresh tokens exchanged for the
 //! proxy's own access tokens.
 
-use super::authorize::{ClientRequest, Upstream};
+use super::ClientRequest;
+use super::authorize::Upstream;
 use super::error::{OAuthError, cors};
 use super::seal;
 use super::{OAuthProxy, Proxy};

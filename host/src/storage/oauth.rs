@@ -165,6 +165,15 @@ pub trait OAuthStore: Send + Sync + 'static {
     fn touch_client(&self, client_id: &str, now: u64) -> Result<(), StorageError>;
     /// Sign-ins in progress at `now`.
     fn count_pending(&self, now: u64) -> Result<u64, StorageError>;
+    /// Whether `subject` has let `client_id` act for it before.
+    fn has_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError>;
+    /// Remember that `subject` let `client_id` act for it.
+    fn put_consent(&self, subject: &str, client_id: &str, now: u64) -> Result<(), StorageError>;
+    /// Keep a signed-in user's code-to-be until they answer the consent
+    /// page (or `expires`).
+    fn put_awaiting(&self, id: &str, code: &CodeRow, expires: u64) -> Result<(), StorageError>;
+    /// Take the code-to-be the consent page `id` was shown for (once).
+    fn take_awaiting(&self, id: &str, now: u64) -> Result<Option<CodeRow>, StorageError>;
     /// Delete what has expired, and registrations no longer used, at
     /// `sweep.now`; the sign-ins still in progress.
     fn sweep(&self, sweep: &Sweep) -> Result<u64, StorageError>;
@@ -217,6 +226,15 @@ ALTER TABLE access_tokens ADD COLUMN jti TEXT;
 ALTER TABLE clients ADD COLUMN last_used INTEGER;
 CREATE INDEX IF NOT EXISTS clients_by_use ON clients (last_used, created);
 CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending (expires);
+",
+    "
+CREATE TABLE IF NOT EXISTS consents (
+    subject TEXT NOT NULL, client_id TEXT NOT NULL, granted INTEGER NOT NULL,
+    PRIMARY KEY (subject, client_id));
+CREATE TABLE IF NOT EXISTS awaiting_consent (
+    id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, client_id TEXT NOT NULL,
+    request TEXT NOT NULL, principal TEXT NOT NULL, upstream TEXT,
+    code_expires INTEGER NOT NULL, expires INTEGER NOT NULL);
 ",
 ];
 
@@ -527,11 +545,76 @@ impl OAuthStore for SqliteOAuthStore {
         })
     }
 
+    fn has_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError> {
+        self.db.read(|c| {
+            c.query_row(
+                "SELECT 1 FROM consents WHERE subject = ?1 AND client_id = ?2",
+                params![subject, client_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+        })
+    }
+
+    fn put_consent(&self, subject: &str, client_id: &str, now: u64) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO consents (subject, client_id, granted) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject, client_id) DO UPDATE SET granted = ?3",
+                params![subject, client_id, now as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn put_awaiting(&self, id: &str, code: &CodeRow, expires: u64) -> Result<(), StorageError> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO awaiting_consent (id, grant_id, client_id, request, principal, \
+                 upstream, code_expires, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    code.grant_id,
+                    code.client_id,
+                    code.request,
+                    code.principal,
+                    code.upstream,
+                    code.expires as i64,
+                    expires as i64
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn take_awaiting(&self, id: &str, now: u64) -> Result<Option<CodeRow>, StorageError> {
+        self.db.write(|c| {
+            c.query_row(
+                "DELETE FROM awaiting_consent WHERE id = ?1 AND expires > ?2
+                 RETURNING grant_id, client_id, request, principal, upstream, code_expires",
+                params![id, now as i64],
+                |r| {
+                    Ok(CodeRow {
+                        grant_id: r.get(0)?,
+                        client_id: r.get(1)?,
+                        request: r.get(2)?,
+                        principal: r.get(3)?,
+                        upstream: r.get(4)?,
+                        expires: r.get::<_, i64>(5)? as u64,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
     fn sweep(&self, sweep: &Sweep) -> Result<u64, StorageError> {
         let t = sweep.now as i64;
         self.db.write(|c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM pending WHERE expires <= ?1", [t])?;
+            tx.execute("DELETE FROM awaiting_consent WHERE expires <= ?1", [t])?;
             tx.execute(
                 "DELETE FROM codes WHERE expires + ?2 <= ?1",
                 params![t, sweep.keep_used_codes as i64],
@@ -548,6 +631,14 @@ impl OAuthStore for SqliteOAuthStore {
                     sweep.unused_client_secs as i64,
                     sweep.idle_client_secs as i64
                 ],
+            )?;
+            // A consent lasts as long as a grant, and goes with its
+            // registration (a metadata document's URL has none).
+            tx.execute(
+                "DELETE FROM consents WHERE granted + ?2 <= ?1
+                 OR (client_id NOT LIKE 'https://%'
+                     AND client_id NOT IN (SELECT client_id FROM clients))",
+                params![t, sweep.idle_client_secs as i64],
             )?;
             let pending: i64 = tx.query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))?;
             tx.commit()?;
@@ -675,5 +766,35 @@ mod tests {
         assert!(store.client("used").unwrap().is_some());
         store.sweep(&sweep(1050)).unwrap();
         assert!(store.client("used").unwrap().is_none(), "idle too long");
+        // Consent, remembered per user and client; a code-to-be, taken once.
+        assert!(!store.has_consent("alice", "c").unwrap());
+        store.put_consent("alice", "c", 1).unwrap();
+        store.put_consent("alice", "c", 2).unwrap();
+        assert!(store.has_consent("alice", "c").unwrap());
+        assert!(!store.has_consent("bob", "c").unwrap());
+        store.put_awaiting("w", &code("g9", 500), 400).unwrap();
+        assert_eq!(
+            store.take_awaiting("w", 10).unwrap().unwrap().grant_id,
+            "g9"
+        );
+        assert!(store.take_awaiting("w", 10).unwrap().is_none(), "once");
+        // A consent goes with its registration ("c" has none), and lasts
+        // as long as a grant.
+        store.put_consent("alice", "c", 1090).unwrap();
+        let document = "https://app.example/client.json";
+        store.put_consent("alice", document, 1000).unwrap();
+        store.put_consent("bob", document, 1500).unwrap();
+        store.sweep(&sweep(1100)).unwrap();
+        assert!(
+            !store.has_consent("alice", "c").unwrap(),
+            "its client is gone"
+        );
+        assert!(store.has_consent("alice", document).unwrap());
+        store.sweep(&sweep(2000)).unwrap();
+        assert!(
+            !store.has_consent("alice", document).unwrap(),
+            "as long as a grant"
+        );
+        assert!(store.has_consent("bob", document).unwrap());
     }
 }

@@ -10,8 +10,10 @@ dynamic client registration, then authorization code + PKCE (S256) with the RFC 
 parameter, checking `state` and the RFC 9207 `iss` of the authorization response. There is no
 browser: the redirect handler below fetches the authorization URL with httpx2, adding
 `login_hint=NAME` (the Clerk stand-in in tests/clerk-standin logs that user in without a login
-page), follows the redirects by hand and takes `code`, `state` and `iss` from the one that points
-at our redirect URI, which is never contacted. Tokens and the registration live in memory only.
+page), follows the redirects by hand, answers "Allow" on toolhost's consent page (the one form
+the proxy shows the first time a user lets a client act for them) as the user would, and takes
+`code`, `state` and `iss` from the redirect that points at our redirect URI, which is never
+contacted. Tokens and the registration live in memory only.
 
 Then, like notes_roundtrip.py, it lists tools, calls notes_create {title, body}, then
 notes_list {"limit": 100}, and prints one JSON object:
@@ -27,6 +29,8 @@ Exit codes: see common.py (an OAuth failure, including an error redirect, is 1).
 """
 
 import argparse
+import html
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -55,6 +59,17 @@ AUTHORIZATION_DEADLINE_SECONDS = 30.0
 since a person would normally be involved, so this is what keeps it from hanging)."""
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+
+CONSENT_ACTION = re.compile(r'<form method=post action="([^"]+)"')
+CONSENT_TICKET = re.compile(r'<input type=hidden name=ticket value="([^"]+)"')
+
+
+def _consent_form(page: str) -> tuple[str, str] | None:
+    """The consent page's form action and ticket, or None when `page` is not that page."""
+    action, ticket = CONSENT_ACTION.search(page), CONSENT_TICKET.search(page)
+    if action is None or ticket is None:
+        return None
+    return html.unescape(action.group(1)), html.unescape(ticket.group(1))
 
 
 class InMemoryTokenStorage:
@@ -111,9 +126,14 @@ class BrowserlessAuthorization:
         # trust_env=False so no proxy from the environment gets in between.
         with anyio.fail_after(AUTHORIZATION_DEADLINE_SECONDS):
             async with httpx2.AsyncClient(follow_redirects=False, timeout=10.0, trust_env=False) as http:
+                response = await http.get(url)
                 for _ in range(MAX_AUTHORIZATION_HOPS):
-                    response = await http.get(url)
                     location = response.headers.get("location")
+                    form = _consent_form(response.text) if response.status_code == 200 else None
+                    if form is not None:
+                        url, ticket = urljoin(str(response.url), form[0]), form[1]
+                        response = await http.post(url, data={"ticket": ticket, "decision": "allow"})
+                        continue
                     if response.status_code not in REDIRECT_STATUSES or not location:
                         raise OAuthFlowError(
                             f"authorization stopped at HTTP {response.status_code} from {_redacted(url)}: "
@@ -123,6 +143,7 @@ class BrowserlessAuthorization:
                     if _same_endpoint(url, self.redirect_uri):
                         self._accept(url)
                         return
+                    response = await http.get(url)
         raise OAuthFlowError(f"no redirect to {self.redirect_uri} after {MAX_AUTHORIZATION_HOPS} hops")
 
     def _accept(self, url: str) -> None:
