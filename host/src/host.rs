@@ -50,7 +50,7 @@ use crate::proxy::OAuthProxy;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::Runtime;
 use crate::storage::audit::{AuditStore, SqliteAuditStore};
-use crate::storage::oauth::SqliteOAuthStore;
+use crate::storage::oauth_sqlite::SqliteOAuthStore;
 use crate::storage::{SqliteStore, StorageError, Store, run_blocking};
 use crate::transport::{http, mcp::McpShared, stdio};
 use std::sync::{Arc, Mutex};

@@ -23,6 +23,7 @@ pub mod audit;
 pub(crate) mod db;
 mod memory;
 pub mod oauth;
+pub mod oauth_sqlite;
 mod sqlite;
 
 pub(crate) use db::create_private_dir;
