@@ -71,6 +71,10 @@ pub async fn throughput() -> anyhow::Result<()> {
     // BENCH_KEEP_RESIDENT, BENCH_PAGEMAP and BENCH_AUDIT (0/1) try other settings.
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |c| {
+        // Every client is the one user whose 100 notes are listed, with a
+        // session each (up to 64 WASM and 64 native at once), over the
+        // default per-caller cap of 32.
+        c.server.max_sessions_per_caller = 256;
         if let Some(bytes) = env("BENCH_KEEP_RESIDENT") {
             c.runtime.keep_resident_bytes = bytes;
         }
