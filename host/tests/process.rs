@@ -307,3 +307,74 @@ fn json_logs_carry_the_call_span_and_metrics_serve_on_the_admin_address() {
     assert_eq!(in_call["span"]["subject"], "alice");
     assert!(!text.contains(&token), "a token reached the log");
 }
+
+#[test]
+fn the_token_command_serve_prints_works_as_pasted_from_anywhere() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    plugins_dir(dir.path(), &[NOTES_LIST]);
+    let port = free_port();
+    // Relative paths, as `make run` passes them, and this binary is not on
+    // the PATH of the shell the command is pasted into.
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--plugins", "plugins", "--data", "data"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut command = None;
+    let mut after_hint = false;
+    while command.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = printed
+            .recv_timeout(left)
+            .expect("serve printed no token command");
+        if after_hint {
+            command = Some(line.trim().to_owned());
+        }
+        after_hint = line.contains("get a bearer token with");
+    }
+    let command = command.unwrap();
+    let out = Command::new("sh")
+        .args(["-c", &command])
+        .current_dir("/")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{command}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let client = reqwest::blocking::Client::new();
+    let mut listed = None;
+    while listed.is_none() && Instant::now() < deadline {
+        listed = call(&client, port, &token, "notes_list", json!({}));
+        if listed.is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let listed = listed.expect("the server answered");
+    assert_eq!(
+        listed["isError"], false,
+        "the printed token works: {listed}"
+    );
+}

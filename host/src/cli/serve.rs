@@ -111,9 +111,11 @@ async fn serve(config: Config, stdio: bool) -> Result<(), String> {
         );
     }
     if host.dev_issuer().is_some() {
+        let data = std::path::absolute(&data_dir).unwrap_or(data_dir.clone());
         println!(
-            "  development mode: get a bearer token with\n    toolhost token --data {} --subject alice --roles member",
-            data_dir.display()
+            "  development mode: get a bearer token with\n    {} token --data {} --subject alice --roles member",
+            shell_word(&this_command()),
+            shell_word(&data.to_string_lossy()),
         );
     }
     host.serve_router(listener, router)
@@ -138,4 +140,47 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// How a shell runs this binary again: `toolhost` when that name on the
+/// `PATH` is this very file, otherwise its full path (after `make run` the
+/// binary is in the target directory, not on the `PATH`).
+fn this_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "toolhost".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
+        std::env::split_paths(&p)
+            .map(|dir| dir.join("toolhost"))
+            .collect::<Vec<_>>()
+    });
+    let first = on_path.into_iter().find(|candidate| candidate.is_file());
+    match first.and_then(|c| std::fs::canonicalize(c).ok()) {
+        Some(found) if found == me => "toolhost".to_owned(),
+        _ => me.to_string_lossy().into_owned(),
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
+        assert_eq!(shell_word("/srv/toolhost/data"), "/srv/toolhost/data");
+        assert_eq!(shell_word("/home/a b/data"), "'/home/a b/data'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
 }
