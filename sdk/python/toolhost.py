@@ -25,6 +25,7 @@ build.sh makes the component: the generated module ``toolhost_app`` imports
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable, Iterator, Optional
 
 # Everything is imported here, at the top: modules load while the component is
@@ -40,6 +41,10 @@ except ImportError:  # outside a component (an editor, a unit test): no host ser
 __all__ = ["tool", "Tool", "ToolError", "StoreError", "Context", "Principal", "Bucket", "Entry", "log"]
 
 ERROR_KINDS = ("invalid-input", "forbidden", "not-found", "failed")
+
+_TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""The host's tool-name rule: 1 to 64 of ASCII a-z, 0-9 and _, starting with a letter (str methods
+such as islower would also accept non-ASCII letters and digits, which the host refuses)."""
 
 
 class ToolError(Exception):
@@ -268,8 +273,7 @@ class Tool:
     def __init__(self, fn: Callable[[Context, dict], dict], *, name: str, description: str,
                  title: Optional[str] = None, input_schema: Any = None, output_schema: Any = None,
                  roles: Optional[list[str]] = None, render: Optional[Callable[[dict], str]] = None):
-        if not isinstance(name, str) or not name or len(name) > 64 or not name[0].isalpha() \
-                or not all(c.islower() or c.isdigit() or c == "_" for c in name):
+        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
             raise ValueError(f"tool name must be snake_case, 1 to 64 characters, not {name!r}")
         if not description:
             raise ValueError("a tool needs a description")

@@ -215,3 +215,84 @@ async fn the_javascript_plugin_is_replaced_while_the_server_runs() {
     );
     client.cancel().await.unwrap();
 }
+
+/// Names that tell the tool-name rule apart from near misses: lengths,
+/// case, separators, a trailing newline, and non-ASCII letters and digits
+/// that `str.islower`/`isdigit` or `\w` would take.
+const NAME_PROBES: &[&str] = &[
+    "notes_list",
+    "a",
+    "a1_",
+    "Notes",
+    "1abc",
+    "_a",
+    "",
+    "a-b",
+    "a b",
+    "a\n",
+    "é",
+    "aé",
+    "aß",
+    "a²",
+    "a\u{663}",
+    "\u{ff41}",
+    "a\u{0301}",
+];
+
+#[test]
+fn the_kits_accept_exactly_the_tool_names_the_host_accepts() {
+    let long_ok = "a".repeat(64);
+    let long_bad = "a".repeat(65);
+    let mut names: Vec<&str> = NAME_PROBES.to_vec();
+    names.extend([long_ok.as_str(), long_bad.as_str()]);
+    let expected: Vec<bool> = names
+        .iter()
+        .map(|n| toolhost::runtime::is_tool_name(n))
+        .collect();
+    assert_eq!(expected.iter().filter(|ok| **ok).count(), 4, "{names:?}");
+    let names_json = serde_json::to_string(&names).unwrap();
+    let sdk = toolhost_tests::workspace().join("sdk");
+
+    // Python: the kit's own module, outside a component.
+    let script = format!(
+        "import json, sys\nsys.path.insert(0, {:?})\nimport toolhost\n\
+         def ok(n):\n    try:\n        toolhost.Tool(lambda c, a: {{}}, name=n, description='d')\n        return True\n\
+         \x20   except ValueError:\n        return False\n\
+         print(json.dumps([ok(n) for n in json.loads(sys.argv[1])]))\n",
+        sdk.join("python").to_str().unwrap()
+    );
+    let out = std::process::Command::new(toolhost_tests::python())
+        .args(["-c", &script, &names_json])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python: Vec<bool> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(python, expected, "Python kit vs host on {names:?}");
+
+    // JavaScript: the regular expression defineTool tests names with (the
+    // module itself imports host interfaces node cannot load).
+    let js = std::fs::read_to_string(sdk.join("js/toolhost.js")).unwrap();
+    let check = js
+        .lines()
+        .find(|l| l.contains("typeof name !== 'string'"))
+        .expect("defineTool's name check");
+    let regex = &check[check.find('/').unwrap()..check.rfind(".test(").unwrap()];
+    let script = format!(
+        "const r = {regex}; console.log(JSON.stringify(JSON.parse(process.argv[1]).map(n => r.test(n))))"
+    );
+    let out = std::process::Command::new("node")
+        .args(["-e", &script, &names_json])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let javascript: Vec<bool> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(javascript, expected, "JavaScript kit vs host on {names:?}");
+}

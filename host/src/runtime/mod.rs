@@ -22,7 +22,7 @@ pub use cache::{ArtifactCache, CacheOutcome, Pruned, UNUSED_BUDGET_BYTES, conten
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, ToolOutput};
-pub use plugin::{LoadReport, Plugin, ToolInfo};
+pub use plugin::{LoadReport, Plugin, ToolInfo, is_tool_name};
 pub use schema::{ObjectSchema, SchemaError};
 
 use crate::storage::Store;

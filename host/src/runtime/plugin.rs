@@ -181,15 +181,19 @@ fn describe(
     tool.call_describe(&mut store).map_err(|e| format!("{e:#}"))
 }
 
-fn validate_info(raw: types::ToolInfo) -> Result<ToolInfo, String> {
-    let name_ok = !raw.name.is_empty()
-        && raw.name.len() <= 64
-        && raw.name.starts_with(|c: char| c.is_ascii_lowercase())
-        && raw
-            .name
+/// The tool-name rule, the same in the host and in every SDK: 1 to 64 of
+/// ASCII `a-z`, `0-9` and `_`, starting with a letter.
+pub fn is_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !name_ok {
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn validate_info(raw: types::ToolInfo) -> Result<ToolInfo, String> {
+    if !is_tool_name(&raw.name) {
         return Err(format!(
             "name {:?} must be snake_case: 1 to 64 of a-z, 0-9, '_', starting with a letter",
             raw.name
