@@ -73,6 +73,19 @@ impl SqliteOAuthStore {
     }
 }
 
+/// A code from columns grant_id, client_id, request, principal, upstream
+/// and expires, in that order.
+fn code_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRow> {
+    Ok(CodeRow {
+        grant_id: r.get(0)?,
+        client_id: r.get(1)?,
+        request: r.get(2)?,
+        principal: r.get(3)?,
+        upstream: r.get(4)?,
+        expires: r.get::<_, i64>(5)? as u64,
+    })
+}
+
 fn revoked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Revoked> {
     Ok(Revoked {
         hash: r.get(0)?,
@@ -182,19 +195,7 @@ impl OAuthStore for SqliteOAuthStore {
                     "SELECT grant_id, client_id, request, principal, upstream, expires, used
                      FROM codes WHERE hash = ?1",
                     [hash],
-                    |r| {
-                        Ok((
-                            CodeRow {
-                                grant_id: r.get(0)?,
-                                client_id: r.get(1)?,
-                                request: r.get(2)?,
-                                principal: r.get(3)?,
-                                upstream: r.get(4)?,
-                                expires: r.get::<_, i64>(5)? as u64,
-                            },
-                            r.get::<_, i64>(6)?,
-                        ))
-                    },
+                    |r| Ok((code_row(r)?, r.get::<_, i64>(6)?)),
                 )
                 .optional()?;
             let lookup = match row {
@@ -408,16 +409,7 @@ impl OAuthStore for SqliteOAuthStore {
                 "DELETE FROM awaiting_consent WHERE id = ?1 AND expires > ?2
                  RETURNING grant_id, client_id, request, principal, upstream, code_expires",
                 params![id, now as i64],
-                |r| {
-                    Ok(CodeRow {
-                        grant_id: r.get(0)?,
-                        client_id: r.get(1)?,
-                        request: r.get(2)?,
-                        principal: r.get(3)?,
-                        upstream: r.get(4)?,
-                        expires: r.get::<_, i64>(5)? as u64,
-                    })
-                },
+                code_row,
             )
             .optional()
         })
