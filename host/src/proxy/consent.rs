@@ -10,7 +10,7 @@
 //! carries a signed, expiring ticket for the waiting sign-in, so another
 //! site cannot submit it, and the page refuses to be framed.
 
-use super::error::{OAuthError, back_to_client};
+use super::error::{OAuthError, back_to_client, escape_html as escape};
 use super::{ClientRequest, OAuthProxy, Proxy, seal};
 use crate::Principal;
 use crate::storage::oauth::CodeRow;
@@ -18,14 +18,6 @@ use axum::extract::{Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 fn stored_error(e: &dyn std::fmt::Display) -> OAuthError {
     OAuthError::server_error(e, "the authorization could not be stored")

@@ -85,14 +85,17 @@ pub(super) fn cors(mut response: Response) -> Response {
     response
 }
 
+/// `s` as HTML text or a quoted attribute value.
+pub(super) fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// The HTML of an error page.
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     (
         status,
         [
@@ -102,8 +105,8 @@ fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
         format!(
             "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>\
              <h1>{}</h1><p>{}</p><p>Close this window and try again from your application.</p>\n",
-            escape(title),
-            escape(detail)
+            escape_html(title),
+            escape_html(detail)
         ),
     )
         .into_response()
