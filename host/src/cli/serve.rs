@@ -149,12 +149,10 @@ fn this_command() -> String {
     let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
         return "toolhost".to_owned();
     };
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
-        std::env::split_paths(&p)
-            .map(|dir| dir.join("toolhost"))
-            .collect::<Vec<_>>()
-    });
-    let first = on_path.into_iter().find(|candidate| candidate.is_file());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let first = std::env::split_paths(&path)
+        .map(|dir| dir.join("toolhost"))
+        .find(|candidate| candidate.is_file());
     match first.and_then(|c| std::fs::canonicalize(c).ok()) {
         Some(found) if found == me => "toolhost".to_owned(),
         _ => me.to_string_lossy().into_owned(),
