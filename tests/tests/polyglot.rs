@@ -251,6 +251,20 @@ fn the_kits_accept_exactly_the_tool_names_the_host_accepts() {
         .collect();
     assert_eq!(expected.iter().filter(|ok| **ok).count(), 4, "{names:?}");
     let names_json = serde_json::to_string(&names).unwrap();
+    // What `program` running `script` (given the names as JSON) prints:
+    // one verdict per name.
+    let verdicts = |program: &std::ffi::OsStr, flag: &str, script: &str| -> Vec<bool> {
+        let out = std::process::Command::new(program)
+            .args([flag, script, &names_json])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
     let sdk = toolhost_tests::workspace().join("sdk");
 
     // Python: the kit's own module, outside a component.
@@ -261,16 +275,7 @@ fn the_kits_accept_exactly_the_tool_names_the_host_accepts() {
          print(json.dumps([ok(n) for n in json.loads(sys.argv[1])]))\n",
         sdk.join("python").to_str().unwrap()
     );
-    let out = std::process::Command::new(toolhost_tests::python())
-        .args(["-c", &script, &names_json])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let python: Vec<bool> = serde_json::from_slice(&out.stdout).unwrap();
+    let python = verdicts(toolhost_tests::python().as_os_str(), "-c", &script);
     assert_eq!(python, expected, "Python kit vs host on {names:?}");
 
     // JavaScript: the regular expression defineTool tests names with (the
@@ -284,15 +289,6 @@ fn the_kits_accept_exactly_the_tool_names_the_host_accepts() {
     let script = format!(
         "const r = {regex}; console.log(JSON.stringify(JSON.parse(process.argv[1]).map(n => r.test(n))))"
     );
-    let out = std::process::Command::new("node")
-        .args(["-e", &script, &names_json])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let javascript: Vec<bool> = serde_json::from_slice(&out.stdout).unwrap();
+    let javascript = verdicts("node".as_ref(), "-e", &script);
     assert_eq!(javascript, expected, "JavaScript kit vs host on {names:?}");
 }
