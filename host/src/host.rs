@@ -45,10 +45,12 @@ use crate::clock::SharedClock;
 use crate::config::{Config, ResolvedConfig};
 use crate::dispatch::Dispatcher;
 use crate::dispatch::audit::AuditLog;
+use crate::outbound::Outbound;
 use crate::policy::Policy;
 use crate::proxy::OAuthProxy;
 use crate::registry::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::Runtime;
+use crate::signing::SigningKey;
 use crate::storage::audit::{AuditStore, SqliteAuditStore};
 use crate::storage::oauth_sqlite::SqliteOAuthStore;
 use crate::storage::{SqliteStore, StorageError, Store, run_blocking};
@@ -90,6 +92,9 @@ pub enum HostError {
     /// The audit trail's writer cannot start.
     #[error(transparent)]
     Audit(#[from] crate::dispatch::audit::AuditStartError),
+    /// The outbound HTTP clients cannot be built.
+    #[error("outbound HTTP: {0}")]
+    Outbound(String),
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(String),
@@ -145,6 +150,8 @@ pub struct Host {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The OAuth proxy, when on.
     proxy: Option<Arc<OAuthProxy>>,
+    /// The key caller tokens are signed with, when an API uses them.
+    caller_key: Option<Arc<SigningKey>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -309,15 +316,38 @@ impl Host {
                 Some(Arc::new(AuditLog::start(Arc::new(trail))?))
             }
         };
+        let (outbound, caller_key) = {
+            let settings = settings.clone();
+            let sink = audit.clone().map(|log| {
+                let sink: crate::outbound::AuditSink = Arc::new(move |r| log.record_now(r));
+                sink
+            });
+            let clock = clock.clone();
+            tokio::task::spawn_blocking(move || {
+                Outbound::open(
+                    &settings.outbound,
+                    Some(&settings.storage.data_dir),
+                    &settings.public_url,
+                    sink,
+                    clock,
+                )
+            })
+            .await
+            .map_err(|e| HostError::Outbound(e.to_string()))?
+            .map_err(HostError::Outbound)?
+        };
         let policy = Arc::new(Policy::new(settings.policy.clone(), clock.clone()));
-        let dispatcher = Arc::new(Dispatcher::new(
-            registry.clone(),
-            policy,
-            store,
-            audit,
-            settings.audit.include_arguments,
-            clock,
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(
+                registry.clone(),
+                policy,
+                store,
+                audit,
+                settings.audit.include_arguments,
+                clock,
+            )
+            .with_outbound(outbound),
+        );
         let owners = crate::transport::sessions::SessionOwners::new(
             settings.http.max_sessions,
             settings.http.max_sessions_per_caller,
@@ -342,6 +372,7 @@ impl Host {
             posts: Arc::default(),
             metrics,
             proxy,
+            caller_key,
         })
     }
 
@@ -447,7 +478,22 @@ impl Host {
                 .merge(auth::layer::metadata_router(auth, base))
                 .merge(self.health_router(base));
         if let Some(proxy) = &self.proxy {
+            // The proxy publishes the same key (it signs with it too).
             router = router.merge(proxy.router());
+        } else if let Some(key) = &self.caller_key {
+            let jwks = key.jwks().clone();
+            router = router.route(
+                &format!("{base}/oauth/jwks.json"),
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move {
+                        (
+                            [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+                            axum::Json(jwks),
+                        )
+                    }
+                }),
+            );
         }
         if settings.metrics.listen.is_none()
             && let Some(handle) = self.metrics.clone()

@@ -20,7 +20,8 @@
 //! | [`policy`] | roles, scopes, per-tool limits, rate limits and concurrency: one decision per call |
 //! | [`registry`] | tool name → the plugin version or native tool serving it; hot reload of the plugins folder |
 //! | [`runtime`] | wasmtime: a fresh instance per call, limits, and the capabilities a tool imports |
-//! | [`storage`] | the persistence layer: tool data, OAuth state, the audit trail (SQLite) |
+//! | [`outbound`] | a tool's HTTP requests to the operator's APIs: per-call grants, URL and address rules, host-held credentials |
+//! | [`storage`], [`signing`] | the persistence layer: tool data, OAuth state, the audit trail (SQLite); the host's signing keys |
 //! | [`principal`], [`clock`], [`cache`], [`secret`], [`metrics`], [`net`] | shared by all: the caller, time, bounded caches, secrets, metric names, which addresses are public |
 
 pub mod auth;
@@ -33,12 +34,14 @@ pub mod metrics;
 pub mod net;
 #[cfg(feature = "otel")]
 pub mod otel;
+pub mod outbound;
 pub mod policy;
 pub mod principal;
 pub mod proxy;
 pub mod registry;
 pub mod runtime;
 pub mod secret;
+pub mod signing;
 pub mod storage;
 pub mod testing;
 pub mod transport;

@@ -15,7 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["policy"],
     &["registry"],
     &["runtime"],
-    &["storage"],
+    &["outbound"],
+    &["storage", "signing"],
     &["principal", "clock", "cache", "secret", "metrics", "net"],
 ];
 

@@ -18,7 +18,7 @@ pub mod jwks;
 pub(crate) mod layer;
 mod metadata;
 pub mod settings;
-pub mod signing;
+pub use crate::signing;
 
 pub use clerk::{ClerkBackend, ClerkError, publishable_key_host};
 pub use metadata::{IssuerMetadata, discover};

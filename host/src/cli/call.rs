@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use toolhost::dispatch::{CallOptions, Dispatcher};
+use toolhost::outbound::Outbound;
 use toolhost::policy::{Policy, ToolPolicy};
 use toolhost::registry::Registry;
 use toolhost::{Config, Principal, result};
@@ -31,7 +32,8 @@ pub struct CallArgs {
     #[arg(long, default_value = "{}")]
     args: String,
     /// A configuration file whose policy applies (`[tools.X]` roles,
-    /// scopes and limits, `[limits]`), as it would on the server.
+    /// scopes, limits and API grants, `[limits]`, `[apis]`), as it would on
+    /// the server. Caller tokens are signed with the data directory's key.
     #[arg(long, env = "TOOLHOST_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Call even if the caller lacks the roles the tool asks for.
@@ -79,6 +81,13 @@ fn call(args: CallArgs) -> Result<u8, String> {
     let name = plugin.name().to_owned();
     let registry = Registry::new();
     registry.publish(BTreeMap::from([(name.clone(), plugin)]));
+    let (outbound, _) = Outbound::open(
+        &settings.outbound,
+        args.data.as_deref(),
+        &settings.public_url,
+        None,
+        toolhost::clock::system(),
+    )?;
     let dispatcher = Dispatcher::new(
         registry,
         Arc::new(Policy::new(policy, toolhost::clock::system())),
@@ -86,7 +95,8 @@ fn call(args: CallArgs) -> Result<u8, String> {
         None,
         false,
         toolhost::clock::system(),
-    );
+    )
+    .with_outbound(outbound);
     let mut principal = Principal::new(
         args.subject,
         args.roles.into_iter().filter(|r| !r.is_empty()),

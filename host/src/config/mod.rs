@@ -16,6 +16,7 @@ mod load;
 mod resolve;
 
 pub use crate::auth::{AuthConfig, ClerkConfig, IssueConfig, OidcConfig, UpstreamConfig};
+pub use crate::outbound::{ApiAuth, ApiConfig};
 pub use crate::policy::{RateLimit, RateLimitOverride, ToolPolicy};
 pub use load::{ENV_VARS, EnvVar};
 pub use resolve::{AuditSettings, MetricsSettings, PluginSource, ResolvedConfig, StorageSettings};
@@ -89,6 +90,9 @@ pub struct Config {
     pub stdio: StdioConfig,
     /// Per-tool operator policy, by tool name.
     pub tools: BTreeMap<String, ToolPolicy>,
+    /// The APIs tools may call, by name (granted per tool with
+    /// `[tools.<name>] apis`).
+    pub apis: BTreeMap<String, ApiConfig>,
 }
 
 /// `[server]`
@@ -339,6 +343,38 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, Path::new("toolhost.toml"))
+    }
+
+    #[test]
+    fn apis_are_declared_in_toml_and_granted_only_by_name() {
+        let text = r#"
+[apis.app]
+url = "http://127.0.0.1:8080/api/"
+auth = "caller"
+audience = "https://app.example.com"
+methods = ["get", "POST"]
+
+[tools.projects_list]
+apis = ["app"]
+"#;
+        let resolved = parse(text).unwrap().resolve().unwrap();
+        let app = &resolved.outbound.apis["app"];
+        assert_eq!(app.url.base(), "http://127.0.0.1:8080/api/");
+        assert_eq!(app.methods.as_ref().unwrap().len(), 2);
+        assert_eq!(resolved.policy.tools["projects_list"].apis, ["app"]);
+        let e = parse(&text.replace("apis = [\"app\"]", "apis = [\"crm\"]"))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tools.projects_list.apis") && e.contains("\"crm\" is not an API declared"),
+            "{e}"
+        );
+        let e = parse(&text.replace("auth = \"caller\"", "auth = \"magic\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("magic"), "{e}");
     }
 
     #[test]

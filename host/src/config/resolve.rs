@@ -3,6 +3,7 @@
 use super::{Config, ConfigError};
 use crate::Principal;
 use crate::auth::{AuthConfigError, AuthSettings};
+use crate::outbound::{ApiSettings, OutboundSettings};
 use crate::policy::{PolicySettings, RateLimit};
 use crate::proxy::ProxySettings;
 use crate::registry::WatchConfig;
@@ -46,6 +47,8 @@ pub struct ResolvedConfig {
     pub dev: bool,
     /// The principal stdio calls run as.
     pub stdio_principal: Principal,
+    /// The APIs tools may call.
+    pub outbound: OutboundSettings,
 }
 
 /// The plugins folder and how it is watched.
@@ -190,6 +193,7 @@ impl Config {
         let base_path = crate::auth::settings::split_origin(&public_url)
             .1
             .to_owned();
+        let outbound = self.resolve_outbound(&public_url)?;
         let plugins = &self.plugins;
         Ok(ResolvedConfig {
             http: HttpSettings {
@@ -232,6 +236,7 @@ impl Config {
             },
             dev: self.dev.enabled,
             stdio_principal: self.stdio.principal.clone(),
+            outbound,
             public_url,
             base_path,
         })
@@ -304,6 +309,34 @@ impl Config {
             }
         }
         Ok(settings)
+    }
+
+    fn resolve_outbound(&self, public_url: &str) -> Result<OutboundSettings, ConfigError> {
+        let resource = format!("{public_url}/mcp");
+        let env = |name: &str| std::env::var(name).ok();
+        let mut apis = std::collections::BTreeMap::new();
+        for (name, api) in &self.apis {
+            let settings = ApiSettings::resolve(name, api, &resource, &env)
+                .map_err(|(key, reason)| invalid(&key, reason))?;
+            apis.insert(name.clone(), settings);
+        }
+        for (tool, rules) in &self.tools {
+            if let Some(unknown) = rules.apis.iter().find(|a| !apis.contains_key(*a)) {
+                let declared = apis.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(invalid(
+                    &format!("tools.{tool}.apis"),
+                    format!(
+                        "{unknown:?} is not an API declared with [apis.{unknown}] (declared: {})",
+                        if declared.is_empty() {
+                            "none"
+                        } else {
+                            &declared
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(OutboundSettings { apis })
     }
 
     fn resolve_runtime(&self, policy: &PolicySettings) -> RuntimeConfig {

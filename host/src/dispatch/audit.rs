@@ -88,6 +88,20 @@ impl AuditLog {
         }
     }
 
+    /// Queue `record` without waiting, from code that cannot wait (a body
+    /// being dropped): when the queue is full the record is lost, counted
+    /// and logged.
+    pub fn record_now(&self, record: AuditRecord) {
+        if let Err(e) = self.queue.try_send(Message::Record(Box::new(record))) {
+            let why = match e {
+                mpsc::error::TrySendError::Full(_) => "the audit queue was full",
+                mpsc::error::TrySendError::Closed(_) => "the audit writer has stopped",
+            };
+            metrics::counter!("toolhost_audit_lost_total").increment(1);
+            tracing::error!(reason = why, "an audit record was lost");
+        }
+    }
+
     /// Wait (at most `timeout`) until everything queued so far is committed.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();

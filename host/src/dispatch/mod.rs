@@ -18,6 +18,7 @@ pub mod audit;
 
 use crate::Principal;
 use crate::clock::SharedClock;
+use crate::outbound::Outbound;
 use crate::policy::{Denial, Policy, Rejection};
 use crate::registry::Registry;
 use crate::runtime::{CallError, ToolOutput};
@@ -96,6 +97,7 @@ pub struct Dispatcher {
     clock: SharedClock,
     next_request: AtomicU64,
     in_flight: Arc<InFlight>,
+    outbound: Arc<Outbound>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -194,7 +196,15 @@ impl Dispatcher {
             clock,
             next_request: AtomicU64::new(1),
             in_flight: Arc::new(InFlight::with_gauge("toolhost_calls_in_flight")),
+            outbound: Outbound::none(),
         }
+    }
+
+    /// Calls reach the APIs of `outbound` that the policy grants their
+    /// tool (without it, none).
+    pub fn with_outbound(mut self, outbound: Arc<Outbound>) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     /// The registry calls are served from.
@@ -318,10 +328,27 @@ impl Dispatcher {
             let (principal, store, span) = (principal.clone(), self.store.clone(), span.clone());
             let (entry, version) = (entry.clone(), entry.version().to_owned());
             let limits = allowed.limits;
+            let grant = span.in_scope(|| {
+                self.outbound.grant(
+                    tool,
+                    &principal,
+                    &allowed.apis,
+                    &request_id,
+                    limits.http_requests,
+                    started + limits.timeout(),
+                )
+            });
             tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
                 crate::storage::blocking_section(|| {
-                    entry.call(&principal, &request_id, &arguments, &limits, &store)
+                    entry.call(
+                        &principal,
+                        &request_id,
+                        &arguments,
+                        &limits,
+                        &store,
+                        Some(grant),
+                    )
                 })
             })
             .await

@@ -50,6 +50,9 @@ pub struct ToolPolicy {
     /// This tool's rate limit per caller, replacing `[rate_limit]` field by
     /// field.
     pub rate_limit: Option<RateLimitOverride>,
+    /// The APIs (`[apis.<name>]`) the tool may call; nothing else is
+    /// reachable over HTTP.
+    pub apis: Vec<String>,
 }
 
 /// Every rule, resolved from the configuration.
@@ -169,6 +172,8 @@ pub struct Allowed {
     pub tool: String,
     /// Its per-call limits.
     pub limits: Limits,
+    /// The APIs it may call.
+    pub apis: Vec<String>,
 }
 
 /// The policy of one host.
@@ -216,6 +221,9 @@ impl Policy {
         Ok(Allowed {
             tool: tool.to_owned(),
             limits: self.settings.limits_for(tool),
+            apis: (self.settings.tools.get(tool))
+                .map(|t| t.apis.clone())
+                .unwrap_or_default(),
         })
     }
 

@@ -92,7 +92,7 @@ impl OAuthProxy {
 type Proxy = axum::extract::State<Arc<OAuthProxy>>;
 
 /// The signing key file in the data directory.
-pub const SIGNING_KEY_FILE: &str = "oauth-signing.p8";
+pub use crate::signing::SIGNING_KEY_FILE;
 
 /// How often expired state is swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);

@@ -74,8 +74,8 @@ impl Entry {
     }
 
     /// Run one call as `principal` under `limits` (a plugin's sandbox
-    /// limits; a native tool has none). Blocking: run it on a thread that
-    /// may block.
+    /// limits; a native tool has none), a plugin reaching the APIs of
+    /// `grant`. Blocking: run it on a thread that may block.
     pub fn call(
         &self,
         principal: &Principal,
@@ -83,10 +83,11 @@ impl Entry {
         arguments: &Value,
         limits: &Limits,
         store: &Store,
+        grant: Option<Arc<crate::outbound::Grant>>,
     ) -> Result<ToolOutput, CallError> {
         match self {
             Entry::Plugin(plugin) => {
-                plugin.call_with_limits(principal, request_id, arguments, limits)
+                plugin.call_with_limits(principal, request_id, arguments, limits, grant)
             }
             Entry::Native(tool) => native::run(
                 &**tool,

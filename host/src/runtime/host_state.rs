@@ -2,6 +2,7 @@
 //! resource limiter, and nothing else.
 
 use super::bindings::types;
+use super::capabilities::http::HttpCall;
 use super::capabilities::log::LogCall;
 use super::capabilities::store::StoreCall;
 use super::capabilities::wasi::WasiCall;
@@ -9,10 +10,12 @@ use crate::storage::Store;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime_wasi::{WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 /// Per-call state. Built fresh for every call and dropped with the instance.
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCall,
+    pub(crate) http: HttpCall,
     pub(crate) store: StoreCall,
     pub(crate) log: LogCall,
     pub(crate) limiter: Limiter,
@@ -25,9 +28,12 @@ impl HostState {
         subject: Option<String>,
         store: Store,
         limits: &super::Limits,
+        grant: Option<Arc<crate::outbound::Grant>>,
     ) -> Self {
+        let env = grant.as_ref().map(|g| g.environment()).unwrap_or_default();
         HostState {
-            wasi: WasiCall::new(limits),
+            wasi: WasiCall::new(limits, &env),
+            http: HttpCall::new(grant),
             store: StoreCall::new(store, subject),
             log: LogCall::new(tool, request_id, limits.log_bytes),
             limiter: Limiter::new(limits.memory_bytes, limits.table_elements),
@@ -37,6 +43,7 @@ impl HostState {
     /// Link every capability, each with its own part of the state.
     pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         super::capabilities::wasi::add_to_linker(linker)?;
+        super::capabilities::http::add_to_linker(linker)?;
         types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
         super::capabilities::store::add_to_linker::<HostState, HasSelf<StoreCall>>(linker, |s| {
             &mut s.store
@@ -50,6 +57,16 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         self.wasi.view()
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http.ctx,
+            table: &mut self.wasi.table,
+            hooks: &mut self.http.hooks,
+        }
     }
 }
 

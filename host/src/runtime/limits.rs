@@ -18,6 +18,8 @@ pub struct Limits {
     /// Most bytes of log, stdout and stderr kept per call; the rest is dropped
     /// and the drop is logged.
     pub log_bytes: usize,
+    /// Most outbound HTTP requests one call may make (to the APIs granted).
+    pub http_requests: u32,
 }
 
 impl Default for Limits {
@@ -28,6 +30,7 @@ impl Default for Limits {
             table_elements: 100_000,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
+            http_requests: 32,
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct LimitsOverride {
     pub output_bytes: Option<usize>,
     /// Replaces [`Limits::log_bytes`].
     pub log_bytes: Option<usize>,
+    /// Replaces [`Limits::http_requests`].
+    pub http_requests: Option<u32>,
 }
 
 impl Limits {
@@ -65,6 +70,7 @@ impl Limits {
             table_elements: changes.table_elements.unwrap_or(self.table_elements),
             output_bytes: changes.output_bytes.unwrap_or(self.output_bytes),
             log_bytes: changes.log_bytes.unwrap_or(self.log_bytes),
+            http_requests: changes.http_requests.unwrap_or(self.http_requests),
         }
     }
 

@@ -155,8 +155,16 @@ fn new_store(
     tool: Arc<str>,
     request_id: String,
     subject: Option<String>,
+    grant: Option<Arc<crate::outbound::Grant>>,
 ) -> Store<HostState> {
-    let state = HostState::new(tool, request_id, subject, shared.store.clone(), limits);
+    let state = HostState::new(
+        tool,
+        request_id,
+        subject,
+        shared.store.clone(),
+        limits,
+        grant,
+    );
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);
     let ticks = limits.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
@@ -175,6 +183,7 @@ fn describe(
         &shared.limits,
         Arc::from("(describe)"),
         format!("load-{}", &hash[..12]),
+        None,
         None,
     );
     let tool = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
@@ -299,11 +308,18 @@ impl Plugin {
         request_id: &str,
         arguments: &Value,
     ) -> Result<ToolOutput, CallError> {
-        self.call_with_limits(principal, request_id, arguments, &self.inner.shared.limits)
+        self.call_with_limits(
+            principal,
+            request_id,
+            arguments,
+            &self.inner.shared.limits,
+            None,
+        )
     }
 
     /// [`Plugin::call`] under `limits` instead of the runtime's (an
-    /// operator's per-tool limits). Memory and table limits above the
+    /// operator's per-tool limits), reaching the APIs of `grant` over
+    /// `wasi:http` (nothing without one). Memory and table limits above the
     /// runtime's pool ceiling are capped by the pool.
     pub fn call_with_limits(
         &self,
@@ -311,6 +327,7 @@ impl Plugin {
         request_id: &str,
         arguments: &Value,
         limits: &Limits,
+        grant: Option<Arc<crate::outbound::Grant>>,
     ) -> Result<ToolOutput, CallError> {
         self.check_arguments(arguments)?;
         let args_text = if arguments.is_null() {
@@ -326,6 +343,7 @@ impl Plugin {
             tool,
             request_id.to_owned(),
             Some(principal.subject.clone()),
+            grant,
         );
         let ctx = types::CallContext {
             principal: types::Principal {

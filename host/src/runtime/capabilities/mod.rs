@@ -11,8 +11,11 @@
 //! - [`wasi`]: WASI Preview 2 with nothing granted, stdout/stderr captured;
 //! - [`store`]: `toolhost:plugin/store`, the key/value store scoped to the
 //!   caller;
-//! - [`log`]: `toolhost:plugin/log`, a capped log sink.
+//! - [`log`]: `toolhost:plugin/log`, a capped log sink;
+//! - [`http`]: `wasi:http/outgoing-handler`, each request decided by the
+//!   call's outbound grant.
 
+pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod store;
 pub(crate) mod wasi;

@@ -3,8 +3,9 @@
 //! filesystem and socket interfaces), so it must be there, and it must give
 //! nothing.
 //!
-//! No preopened directories, no environment, no arguments, no network (the
-//! socket check denies every address), no name lookup, empty stdin. Stdout
+//! No preopened directories, no arguments, no network (the socket check
+//! denies every address), no name lookup, empty stdin. The environment holds
+//! only what the call's grant puts there (the URLs of the APIs granted). Stdout
 //! and stderr are captured, capped per call, and go to the host's log.
 
 use super::super::Limits;
@@ -27,17 +28,19 @@ pub(crate) fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Re
 /// table, and the captured output.
 pub(crate) struct WasiCall {
     ctx: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     pub(crate) stdout: CappedPipe,
     pub(crate) stderr: CappedPipe,
 }
 
 impl WasiCall {
-    /// Nothing granted; stdout and stderr kept up to `limits.log_bytes` each.
-    pub(crate) fn new(limits: &Limits) -> Self {
+    /// Nothing granted but `env`; stdout and stderr kept up to
+    /// `limits.log_bytes` each.
+    pub(crate) fn new(limits: &Limits, env: &[(String, String)]) -> Self {
         let stdout = CappedPipe::new(limits.log_bytes);
         let stderr = CappedPipe::new(limits.log_bytes);
         let ctx = WasiCtx::builder()
+            .envs(env)
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_ip_name_lookup(false)

@@ -1,5 +1,6 @@
 //! The host's own ES256 signing keys: the development issuer's, and the
-//! OAuth proxy's (which signs the access tokens clients get in production).
+//! one in `oauth-signing.p8`, which signs the OAuth proxy's access tokens
+//! and the caller tokens tools' requests to the operator's APIs carry.
 //!
 //! A key is a P-256 PKCS#8 file, created on first use with mode 0600 and
 //! read back on later starts, so tokens survive restarts. Its public half
@@ -14,6 +15,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// The file in the data directory holding the key the OAuth proxy signs its
+/// access tokens with, and the host its caller tokens (both published at
+/// `/oauth/jwks.json`).
+pub const SIGNING_KEY_FILE: &str = "oauth-signing.p8";
 
 /// Why a signing key could not be used.
 #[derive(Debug, thiserror::Error)]
