@@ -1,6 +1,8 @@
 //! What a tool knows about the call in progress.
 
 use crate::bindings::toolhost::plugin::types;
+use crate::error::ToolError;
+use crate::http::Http;
 use crate::store::Bucket;
 use std::time::SystemTime;
 
@@ -58,6 +60,25 @@ impl Context {
     /// caller of this call.
     pub fn bucket(&self, name: &str) -> Bucket {
         Bucket::new(name)
+    }
+
+    /// The HTTP client for the APIs granted to this tool (see [`crate::http`]).
+    pub fn http(&self) -> Http {
+        Http(())
+    }
+
+    /// The base URL of the API `name` granted to this tool, always ending in
+    /// `/` (append a relative path to it). The host puts it in the tool's
+    /// environment as `TOOLHOST_API_<NAME>_URL`; without a grant it is absent
+    /// and this fails, telling the operator what to configure.
+    pub fn api_url(&self, name: &str) -> Result<String, ToolError> {
+        let var = format!("TOOLHOST_API_{}_URL", name.to_ascii_uppercase());
+        std::env::var(&var).map_err(|_| {
+            ToolError::Failed(format!(
+                "the API {name:?} is not granted to this tool: ask the operator to add \
+                 apis = [{name:?}] to this tool's [tools.<tool name>] section"
+            ))
+        })
     }
 
     /// A new time-ordered unique id (UUIDv7, lowercase hyphenated) for the

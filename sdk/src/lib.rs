@@ -4,7 +4,9 @@
 //! whose JSON Schema is generated with `schemars`), a typed output, and a
 //! function from the one to the other that gets the verified caller in its
 //! [`Context`]. [`export_tool!`] turns it into a WebAssembly component that
-//! the toolhost host can load.
+//! the toolhost host can load. Through the [`Context`] a tool also keeps the
+//! caller's data ([`Bucket`]) and calls the APIs the operator granted it
+//! ([`http`]).
 //!
 //! ```ignore
 //! use toolhost_sdk::prelude::*;
@@ -46,12 +48,14 @@
 mod context;
 mod describe;
 mod error;
+pub mod http;
 pub mod log;
 mod store;
 
 pub use context::{Context, Principal};
 pub use describe::Describe;
 pub use error::ToolError;
+pub use http::{Http, HttpError};
 pub use store::{Bucket, Entry, Scan, StoreError};
 
 /// The bindings generated from the WIT contract. Tools should not need them;
