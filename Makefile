@@ -21,8 +21,10 @@ PYENV       := target/pyenv
 PYREQS      := tests/clients/python/requirements.txt
 # The OAuth authorization server standing in for Clerk in the tests (npm).
 STANDIN     := tests/clerk-standin
+# The application server the outbound HTTP tests call (npm: jose).
+APP         := tests/app
 
-.PHONY: setup pyclient standin polyglot plugins host run demo test
+.PHONY: setup pyclient standin app polyglot plugins host run demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -38,6 +40,11 @@ standin: $(STANDIN)/node_modules/.package-lock.json
 
 $(STANDIN)/node_modules/.package-lock.json: $(STANDIN)/package-lock.json
 	cd $(STANDIN) && npm ci --no-audit --no-fund --loglevel=error
+
+app: $(APP)/node_modules/.package-lock.json
+
+$(APP)/node_modules/.package-lock.json: $(APP)/package-lock.json
+	cd $(APP) && npm ci --no-audit --no-fund --loglevel=error
 
 # Build the bundled plugins and put them in the served plugins folder, each
 # written beside its final name and renamed into place (a running server
@@ -75,5 +82,5 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient standin
+test: setup pyclient standin app
 	$(CARGO) test --workspace

@@ -10,6 +10,8 @@ use std::process::Command;
 const PLUGINS: &[(&str, &str)] = &[
     ("notes_list", "NOTES_LIST"),
     ("notes_create", "NOTES_CREATE"),
+    ("projects_list", "PROJECTS_LIST"),
+    ("projects_create", "PROJECTS_CREATE"),
     ("not_a_tool", "NOT_A_TOOL"),
     ("swap_v1", "SWAP_V1"),
     ("swap_v2", "SWAP_V2"),
@@ -24,9 +26,12 @@ const PLUGINS: &[(&str, &str)] = &[
     ("hostile_env", "HOSTILE_ENV"),
     ("hostile_socket", "HOSTILE_SOCKET"),
     ("hostile_trap", "HOSTILE_TRAP"),
+    ("outbound_probe", "OUTBOUND_PROBE"),
 ];
 /// (plugin directory, build script, output file, constant) for each tool
-/// written in another language, built by its kit in `sdk/`.
+/// written in another language, built by its kit in `sdk/`. Test tools of
+/// this kind live outside `tests/plugins`, whose every directory is a cargo
+/// workspace member.
 const POLYGLOT: &[(&str, &str, &str, &str)] = &[
     (
         "plugins/notes_search",
@@ -39,6 +44,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "sdk/python/build.sh",
         "notes_export.wasm",
         "NOTES_EXPORT",
+    ),
+    (
+        "tests/js_plugins/js_fetch",
+        "sdk/js/build.sh",
+        "js_fetch.wasm",
+        "JS_FETCH",
     ),
 ];
 const TARGET: &str = "wasm32-wasip2";
@@ -63,6 +74,9 @@ fn main() {
         "cargo:rerun-if-changed={}",
         workspace.join("tests/plugins").display()
     );
+    for (dir, ..) in POLYGLOT {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
 
     let target_dir = wasm_target_dir(&out_dir);
     // Under clippy the build script still runs; skip the wasm build there

@@ -2,6 +2,7 @@
 
 pub use toolhost_test_artifacts as plugins;
 
+pub mod app;
 pub mod issuer;
 pub mod native;
 pub mod standin;
@@ -83,6 +84,11 @@ impl TestServer {
             dirs,
             task,
         }
+    }
+
+    /// The host's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dirs.path().join("data")
     }
 
     /// The MCP endpoint.
