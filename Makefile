@@ -24,7 +24,12 @@ STANDIN     := tests/clerk-standin
 # The application server the outbound HTTP tests call (npm: jose).
 APP         := tests/app
 
-.PHONY: setup pyclient standin app polyglot plugins host run demo test
+# The embedding example's plugins: the bundled ones and the tools that call
+# its API.
+EMBED_DIR   := $(RUN_DIR)/embed-plugins
+EMBEDDED    := projects_list projects_create
+
+.PHONY: setup pyclient standin app polyglot plugins host run embed demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -74,6 +79,18 @@ host:
 # Serve the bundled plugins at http://127.0.0.1:3001/mcp in development mode.
 run: plugins host
 	$(TOOLHOST) serve --dev --plugins $(RUN_DIR)/plugins --data $(RUN_DIR)/data
+
+# The embedding example: an application with its own per-user API, and the
+# tools that call it as the signed-in user, at http://127.0.0.1:8080/tools/mcp.
+embed: plugins
+	CARGO_TARGET_DIR=$(WASM_DIR) $(CARGO) build --target $(WASM_TARGET) --profile plugin \
+		$(addprefix -p ,$(EMBEDDED))
+	mkdir -p $(EMBED_DIR)
+	for p in $(RUN_DIR)/plugins/*.wasm $(addprefix $(PLUGINS_OUT)/,$(addsuffix .wasm,$(EMBEDDED))); do \
+		n=$$(basename $$p); \
+		cmp -s $$p $(EMBED_DIR)/$$n || { cp $$p $(EMBED_DIR)/.$$n.tmp && mv $(EMBED_DIR)/.$$n.tmp $(EMBED_DIR)/$$n; }; \
+	done
+	$(CARGO) run --release -p toolhost --example embed -- --plugins $(EMBED_DIR)
 
 # Without a server: create a note as alice, list it back, list nothing as bob.
 demo: plugins host

@@ -220,3 +220,104 @@ fn the_embedding_example_serves_its_routes_and_the_tools_with_metrics_and_audit(
         "{table}"
     );
 }
+
+#[test]
+fn the_embedding_examples_tools_call_its_api_as_each_user() {
+    use toolhost_test_artifacts::{PROJECTS_CREATE, PROJECTS_LIST};
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for p in [PROJECTS_CREATE, PROJECTS_LIST] {
+        std::fs::copy(p, plugins.join(Path::new(p).file_name().unwrap())).unwrap();
+    }
+    let mut child = Command::new(example())
+        .args(["--listen", "127.0.0.1:0", "--plugins"])
+        .arg(&plugins)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _running = Running(child);
+    // The application's log, read as it comes.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let (mut alice, mut carol, mut url) = (String::new(), String::new(), String::new());
+    for line in BufReader::new(stdout).lines().take(10) {
+        let line = line.unwrap();
+        if let Some(t) = line.strip_prefix("TOKEN ") {
+            alice = t.to_owned();
+        } else if let Some(t) = line.strip_prefix("CAROL_TOKEN ") {
+            carol = t.to_owned();
+        } else if let Some(u) = line.strip_prefix("LISTENING ") {
+            url = u.to_owned();
+            break;
+        }
+    }
+    assert!(
+        !alice.is_empty() && !carol.is_empty() && !url.is_empty(),
+        "the example did not start"
+    );
+
+    for (token, name) in [(&alice, "Alpha"), (&carol, "Charlie"), (&alice, "Avalon")] {
+        let args = serde_json::json!({ "name": name }).to_string();
+        let created = call_tool(&url, token, "projects_create", &args);
+        assert_eq!(created["is_error"], false, "{created}");
+    }
+    let names = |token: &str| -> Vec<(String, String)> {
+        let listed = call_tool(&url, token, "projects_list", "{}");
+        assert_eq!(listed["is_error"], false, "{listed}");
+        let projects = listed["structured"]["projects"].as_array().unwrap().clone();
+        projects
+            .iter()
+            .map(|p| {
+                let field = |k: &str| p[k].as_str().unwrap().to_owned();
+                (field("owner"), field("name"))
+            })
+            .collect()
+    };
+    let alices = names(&alice);
+    assert_eq!(
+        alices,
+        [
+            ("alice".into(), "Alpha".into()),
+            ("alice".into(), "Avalon".into())
+        ]
+    );
+    assert_eq!(names(&carol), [("carol".into(), "Charlie".into())]);
+
+    // The application verified each caller, and which tool acted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let seen = |needle: &str| log.lock().unwrap().contains(needle);
+    while !(seen("sub=\"carol\" tool=\"tool:projects_list\""))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = log.lock().unwrap().clone();
+    for needle in [
+        "verified caller sub=\"alice\" tool=\"tool:projects_create\"",
+        "verified caller sub=\"carol\" tool=\"tool:projects_create\"",
+        "verified caller sub=\"alice\" tool=\"tool:projects_list\"",
+        "verified caller sub=\"carol\" tool=\"tool:projects_list\"",
+    ] {
+        assert!(log.contains(needle), "no {needle:?} in\n{log}");
+    }
+    // Without a caller token the API answers 401.
+    let origin = url.trim_end_matches("/tools/mcp");
+    let status = reqwest::blocking::get(format!("{origin}/api/projects"))
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+}
