@@ -21,6 +21,19 @@ use std::path::{Path, PathBuf};
 /// `/oauth/jwks.json`).
 pub const SIGNING_KEY_FILE: &str = "oauth-signing.p8";
 
+/// After [`SigningKey::rotate`], how long the previous key's public half is
+/// still published (and its tokens still verify): longer than any token it
+/// signed lives (caller tokens 60 s, the proxy's access tokens
+/// `auth.issue.access_token_secs`, at most this).
+pub const PREVIOUS_KEY_GRACE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The previous key of `path` (`oauth-signing.p8` →
+/// `oauth-signing.previous.p8`), kept by [`SigningKey::rotate`].
+pub fn previous_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!("{stem}.previous.p8"))
+}
+
 /// Why a signing key could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,8 +70,53 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Load the P-256 key at `path`, creating it (mode 0600) if there is none.
+    /// Load the P-256 key at `path`, creating it (mode 0600) if there is
+    /// none. Its JWKS also holds the previous key's public half when
+    /// [`SigningKey::rotate`] replaced it less than [`PREVIOUS_KEY_GRACE`]
+    /// ago, so tokens signed before a rotation still verify.
     pub fn open(path: &Path) -> Result<Self, SigningKeyError> {
+        let mut key = Self::open_one(path)?;
+        let previous = previous_path(path);
+        let rotated = std::fs::metadata(&previous)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok());
+        if rotated.is_some_and(|age| age < PREVIOUS_KEY_GRACE) {
+            let old = Self::open_one(&previous)?;
+            key.jwks.keys.extend(old.jwks.keys);
+        }
+        Ok(key)
+    }
+
+    /// Replace the key at `path` with a new one; the old one moves to
+    /// [`previous_path`] (replacing an older previous key) and stays
+    /// published for [`PREVIOUS_KEY_GRACE`]. Servers sign with the new key
+    /// once restarted. Returns the old and the new `kid`.
+    pub fn rotate(path: &Path) -> Result<(Option<String>, String), SigningKeyError> {
+        let key_err = |e: std::io::Error| SigningKeyError::Key {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let old = match path.exists() {
+            true => Some(Self::open_one(path)?.kid),
+            false => None,
+        };
+        let previous = previous_path(path);
+        if old.is_some() {
+            std::fs::rename(path, &previous).map_err(key_err)?;
+            // The grace period counts from the rotation.
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&previous)
+                .map_err(key_err)?;
+            file.set_modified(std::time::SystemTime::now())
+                .map_err(key_err)?;
+        }
+        let new = Self::open_one(path)?;
+        Ok((old, new.kid))
+    }
+
+    fn open_one(path: &Path) -> Result<Self, SigningKeyError> {
         let key_err = |reason: String| SigningKeyError::Key {
             path: path.to_path_buf(),
             reason,
@@ -235,6 +293,29 @@ mod tests {
             assert_eq!(malleate(&other).unwrap(), t);
         }
         std::fs::write(dir.path().join("junk.p8"), b"junk").unwrap();
+        // Rotation: a new key signs; the old one is still published.
+        let (old, new) = SigningKey::rotate(&path).unwrap();
+        assert_eq!(old.as_deref(), Some(a.kid()));
+        let c = SigningKey::open(&path).unwrap();
+        assert_eq!(c.kid(), new);
+        let kids: Vec<_> = c
+            .jwks()
+            .keys
+            .iter()
+            .map(|k| k.common.key_id.clone().unwrap())
+            .collect();
+        assert_eq!(kids, [new.clone(), a.kid().to_owned()]);
+        let header = jsonwebtoken::decode_header(c.sign(&json!({})).unwrap()).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(new.as_str()));
+        // Past the grace period, only the new key is published.
+        let previous = std::fs::File::options()
+            .write(true)
+            .open(previous_path(&path))
+            .unwrap();
+        previous
+            .set_modified(std::time::SystemTime::now() - PREVIOUS_KEY_GRACE * 2)
+            .unwrap();
+        assert_eq!(SigningKey::open(&path).unwrap().jwks().keys.len(), 1);
         let e = SigningKey::open(&dir.path().join("junk.p8")).unwrap_err();
         assert!(e.to_string().contains("P-256"), "{e}");
     }

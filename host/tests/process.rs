@@ -378,3 +378,58 @@ fn the_token_command_serve_prints_works_as_pasted_from_anywhere() {
         "the printed token works: {listed}"
     );
 }
+
+#[test]
+fn a_rotated_signing_key_stays_published_beside_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    plugins_dir(dir.path(), &[]);
+    let config = dir.path().join("toolhost.toml");
+    std::fs::write(
+        &config,
+        "[apis.app]\nurl = \"http://127.0.0.1:9/api/\"\nauth = \"caller\"\naudience = \"https://app.test\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let kids = |port: u16| -> Vec<String> {
+        let jwks: serde_json::Value =
+            reqwest::blocking::get(format!("http://127.0.0.1:{port}/oauth/jwks.json"))
+                .unwrap()
+                .json()
+                .unwrap();
+        (jwks["keys"].as_array().unwrap().iter())
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let port = free_port();
+    let mut server = serve(dir.path(), port, &["--config", &config]);
+    // Without the OAuth proxy, the caller tokens' key is published.
+    let first = kids(port);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let out = bin()
+        .args(["keys", "rotate", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&first[0]) && said.contains("24 hours"),
+        "{said}"
+    );
+
+    let port = free_port();
+    let mut server = serve(dir.path(), port, &["--config", &config]);
+    let now = kids(port);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_ne!(now[0], first[0], "the new key comes first and signs");
+    assert_eq!(now[1], first[0], "the previous key is still published");
+}

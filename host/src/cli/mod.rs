@@ -4,6 +4,7 @@ mod audit;
 mod call;
 mod config;
 mod inspect;
+mod keys;
 mod serve;
 mod token;
 
@@ -51,6 +52,10 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Manage the key that signs the proxy's access tokens and the caller
+    /// tokens tools' requests carry.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -230,6 +235,7 @@ pub fn run() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Config(command) => config::run(command),
+        Command::Keys(command) => keys::run(command),
     };
     logging.finish();
     ExitCode::from(code)
