@@ -11,7 +11,8 @@ BUNDLED     := notes_list notes_create
 # Tools in other languages, each built by its kit in sdk/ (the test build
 # builds them too, into the same place).
 POLYGLOT    := $(WASM_DIR)/polyglot
-JS_KIT      := sdk/js/build.sh sdk/js/build.mjs sdk/js/toolhost.js sdk/js/package-lock.json
+JS_KIT      := sdk/js/build.sh sdk/js/build.mjs sdk/js/toolhost.js sdk/js/package-lock.json \
+               sdk/js/wit/deps/wasi-cli/environment.wit
 PY_KIT      := sdk/python/build.sh sdk/python/toolhost.py sdk/python/requirements.txt
 # What `make run` serves: a plugins folder and a data directory.
 RUN_DIR     := .toolhost

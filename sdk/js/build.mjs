@@ -5,19 +5,25 @@
 // The entry is <plugin-dir>/tool.js (or package.json "main"); it must
 // `export default defineTool({...})` and may import 'toolhost', relative
 // modules and its own node_modules. The entry is bundled with the helper
-// (esbuild) and turned into a component of the world toolhost:plugin/tool
-// (componentize-js) with outbound HTTP and fetch events disabled, so the
-// component imports no wasi:http. The output is written atomically.
+// (esbuild) and turned into a component (componentize-js) of the world
+// toolhost:plugin/tool plus wasi:cli/environment, where `ctx.apiUrl` finds
+// the URLs of the APIs granted to the tool. Outbound HTTP is on: `fetch`
+// goes out over wasi:http/outgoing-handler, and the host decides each
+// request. Fetch events (incoming HTTP) are off: a tool is not an HTTP
+// handler. The output is written atomically.
 // Installs nothing: run build.sh (or `npm ci` in this directory) first.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFile, cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORLD = 'tool';
+// The version of wasi:cli/environment in wit/deps/wasi-cli: the one the
+// componentize-js engine itself imports, so the component imports it once.
+const WASI_CLI = '0.2.10';
 
 class BuildError extends Error {}
 
@@ -56,6 +62,38 @@ function entryOf(plugin) {
   const entry = join(plugin, 'tool.js');
   if (!existsSync(entry)) fail(`${plugin} has no tool.js (nor a package.json "main")`);
   return entry;
+}
+
+/**
+ * The WIT the component is built against, under `work`: the contract in
+ * `wit` (as a dependency, with its own dependencies) and a world `tool` that
+ * includes the contract's `tool` world and imports wasi:cli/environment.
+ * Returns the directory.
+ */
+async function kitWit(wit, work) {
+  const files = readdirSync(wit).filter((f) => f.endsWith('.wit'));
+  if (files.length === 0) fail(`WIT directory ${wit} has no .wit files`);
+  const pkg = files
+    .map((f) => /^\s*package\s+([^;\s]+)\s*;/m.exec(readFileSync(join(wit, f), 'utf8'))?.[1])
+    .find(Boolean);
+  if (!pkg) fail(`no .wit file in ${wit} declares a package`);
+  const [name, version] = pkg.split('@');
+  const dir = join(work, 'wit');
+  const contract = join(dir, 'deps', 'toolhost-contract');
+  await mkdir(contract, { recursive: true });
+  for (const f of files) await copyFile(join(wit, f), join(contract, f));
+  if (existsSync(join(wit, 'deps'))) await cp(join(wit, 'deps'), join(dir, 'deps'), { recursive: true });
+  await cp(join(here, 'wit', 'deps'), join(dir, 'deps'), { recursive: true });
+  await writeFile(join(dir, 'kit.wit'), [
+    'package toolhost:js-kit;',
+    '',
+    `world ${WORLD} {`,
+    `  include ${name}/${WORLD}${version ? `@${version}` : ''};`,
+    `  import wasi:cli/environment@${WASI_CLI};`,
+    '}',
+    '',
+  ].join('\n'));
+  return dir;
 }
 
 async function toolchain() {
@@ -116,9 +154,9 @@ async function main() {
     try {
       ({ component } = await componentize({
         sourcePath: bundled,
-        witPath: wit,
+        witPath: await kitWit(wit, work),
         worldName: WORLD,
-        disableFeatures: ['http', 'fetch-event'],
+        disableFeatures: ['fetch-event'],
       }));
     } catch (e) {
       fail(`cannot make a component of ${entry}: ${e.message ?? e}`);

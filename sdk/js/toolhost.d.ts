@@ -89,6 +89,12 @@ declare module 'toolhost' {
     readonly requestId: string;
     /** The caller's data in bucket `name` (shared between tools by name, never between callers). */
     bucket(name: string): Bucket;
+    /**
+     * The base URL of the API `name` granted to this tool (`[tools.<tool>] apis`), always
+     * ending in `/`: append a relative path and pass it to `fetch`. Throws a `failed`
+     * ToolError naming the missing grant when the API is not granted.
+     */
+    apiUrl(name: string): string;
     readonly log: Log;
   }
 
@@ -197,6 +203,13 @@ declare module 'toolhost:plugin/store@0.1.0' {
   function _delete(bucket: string, key: string): boolean;
   export { _delete as delete };
   export function scan(bucket: string, request: ScanRequest): Array<Entry>;
+}
+
+declare module 'wasi:cli/environment@0.2.10' {
+  /** The tool's environment: the host puts only `TOOLHOST_API_<NAME>_URL` there. */
+  export function getEnvironment(): Array<[string, string]>;
+  export function getArguments(): Array<string>;
+  export function initialCwd(): string | undefined;
 }
 
 declare module 'toolhost:plugin/log@0.1.0' {

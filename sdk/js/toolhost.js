@@ -6,12 +6,16 @@
 // JSON object: the structured result, also rendered as text for the client.
 // Throw `new ToolError(kind, message)` to fail with a kind the client sees;
 // any other exception fails the call as `failed` with its message.
+// `fetch` reaches the APIs the operator granted to the tool (the host decides
+// every request and attaches the credential); `ctx.apiUrl(name)` is the base
+// URL of one of them.
 //
 // build.mjs bundles this module with the tool and exports the WIT world
 // `toolhost:plugin/tool@0.1.0` from it; see README.md.
 
 import * as store from 'toolhost:plugin/store@0.1.0';
 import { write } from 'toolhost:plugin/log@0.1.0';
+import { getEnvironment } from 'wasi:cli/environment@0.2.10';
 
 /** The kinds of `tool-error`, as the client sees them. */
 export const ERROR_KINDS = Object.freeze(['invalid-input', 'forbidden', 'not-found', 'failed']);
@@ -195,6 +199,28 @@ export class Bucket {
   }
 }
 
+/**
+ * The base URL of the API `name` granted to this tool, always ending in `/`
+ * (append a relative path to it). The host puts it in the tool's environment
+ * as `TOOLHOST_API_<NAME>_URL`; without a grant it is absent and this throws
+ * a `failed` ToolError that tells the operator what to configure.
+ */
+function apiUrl(name) {
+  if (!(typeof name === 'string' && name)) {
+    throw new TypeError(`apiUrl takes the name of an API, not ${JSON.stringify(name) ?? String(name)}`);
+  }
+  const variable = `TOOLHOST_API_${name.replace(/[a-z]/g, (c) => c.toUpperCase())}_URL`;
+  const found = getEnvironment().find(([key]) => key === variable);
+  if (!found) {
+    throw new ToolError(
+      'failed',
+      `the API ${JSON.stringify(name)} is not granted to this tool: ask the operator to add ` +
+        `apis = [${JSON.stringify(name)}] to this tool's [tools.<tool name>] section`,
+    );
+  }
+  return found[1];
+}
+
 /** Who is calling, with `hasRole`. */
 function principalOf(p) {
   return Object.freeze({
@@ -216,6 +242,7 @@ function contextOf(ctx) {
     principal: principalOf(ctx.principal),
     requestId: ctx.requestId,
     bucket: (name) => new Bucket(name),
+    apiUrl,
     log,
   });
 }
