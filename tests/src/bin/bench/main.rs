@@ -2,7 +2,7 @@
 //! in-process calls (WASM plugin vs the same logic compiled into the host),
 //! tools/call over Streamable HTTP at concurrency 1, 16 and 64 (WASM vs a
 //! native tool served by the same host), hot reload, start-up with 10
-//! plugins, memory, and token verification. Prints markdown tables, then
+//! plugins, memory, token verification, and outbound HTTP from a tool. Prints markdown tables, then
 //! every figure again as JSON.
 //!
 //! Run with `cargo run --release -p toolhost-tests --bin bench`.
@@ -12,6 +12,7 @@ mod flood;
 mod http;
 mod inprocess;
 mod memory;
+mod outbound;
 mod startup;
 
 use serde_json::{Value, json};
@@ -139,6 +140,10 @@ async fn main() -> anyhow::Result<()> {
         println!("{figures:?}");
         return Ok(());
     }
+    if only.iter().any(|a| a == "outbound") {
+        title("Outbound HTTP from a Rust tool to a loopback API vs reqwest natively");
+        return outbound::outbound(2_000).await;
+    }
     if only.iter().any(|a| a == "http") {
         title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
         http::throughput().await?;
@@ -171,6 +176,8 @@ async fn main() -> anyhow::Result<()> {
     flood::floods(None).await?;
     table_header("Authentication");
     auth::verification(2_000).await?;
+    title("Outbound HTTP from a Rust tool to a loopback API vs reqwest natively");
+    outbound::outbound(2_000).await?;
     println!("\nTotal run time: {:.0} s", started.elapsed().as_secs_f64());
     println!("\n## JSON\n\n```json");
     println!(
