@@ -166,3 +166,52 @@ impl Drop for App {
         let _ = self.child.wait();
     }
 }
+
+/// The audience the tests' caller tokens are minted for.
+pub const AUDIENCE: &str = "https://app.test";
+
+/// `[apis.<name>]` for the API under `url`, with caller tokens for
+/// [`AUDIENCE`] and the limits the tests start from.
+pub fn caller_api(url: String) -> toolhost::config::ApiConfig {
+    toolhost::config::ApiConfig {
+        url,
+        auth: toolhost::config::ApiAuth::Caller,
+        audience: Some(AUDIENCE.into()),
+        header: None,
+        value_env: None,
+        timeout_ms: 5_000,
+        max_response_bytes: 1 << 20,
+        max_request_bytes: 1 << 20,
+        methods: None,
+        allow_private: false,
+        max_concurrent: 64,
+    }
+}
+
+/// Grant `tool` the APIs `apis` (`[tools.<tool>] apis`).
+pub fn grant(config: &mut toolhost::Config, tool: &str, apis: &[&str]) {
+    config.tools.insert(
+        tool.into(),
+        toolhost::config::ToolPolicy {
+            apis: apis.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        },
+    );
+}
+
+/// A test server with `plugins`, and the app, started with the server's
+/// JWKS URL and issuer; `adjust` configures the server knowing the app.
+pub async fn start_with_app(
+    plugins: &[&str],
+    adjust: impl FnOnce(&mut toolhost::Config, &App),
+) -> (crate::TestServer, App) {
+    let mut app = None;
+    let server = crate::TestServer::start(plugins, |config| {
+        let origin = format!("http://{}", config.server.listen);
+        let started = App::start(&format!("{origin}/oauth/jwks.json"), &origin, AUDIENCE);
+        adjust(config, &started);
+        app = Some(started);
+    })
+    .await;
+    (server, app.expect("the application started"))
+}

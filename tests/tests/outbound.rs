@@ -11,51 +11,8 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use toolhost::config::{ApiAuth, ApiConfig, Config, ToolPolicy};
-use toolhost_tests::app::App;
+use toolhost_tests::app::{AUDIENCE, App, caller_api, grant, start_with_app};
 use toolhost_tests::{TestServer, plugins};
-
-const AUDIENCE: &str = "https://app.test";
-
-fn api(url: String) -> ApiConfig {
-    ApiConfig {
-        url,
-        auth: ApiAuth::Caller,
-        audience: Some(AUDIENCE.into()),
-        header: None,
-        value_env: None,
-        timeout_ms: 5_000,
-        max_response_bytes: 1 << 20,
-        max_request_bytes: 1 << 20,
-        methods: None,
-        allow_private: false,
-        max_concurrent: 64,
-    }
-}
-
-fn grant(config: &mut Config, tool: &str, apis: &[&str]) {
-    config.tools.insert(
-        tool.into(),
-        ToolPolicy {
-            apis: apis.iter().map(|a| a.to_string()).collect(),
-            ..Default::default()
-        },
-    );
-}
-
-/// A server with `plugins`, and the application, started with the
-/// server's JWKS URL and issuer; `adjust` gets the application's URL.
-async fn start(plugins: &[&str], adjust: impl FnOnce(&mut Config, &App)) -> (TestServer, App) {
-    let mut app = None;
-    let server = TestServer::start(plugins, |config| {
-        let origin = format!("http://{}", config.server.listen);
-        let started = App::start(&format!("{origin}/oauth/jwks.json"), &origin, AUDIENCE);
-        adjust(config, &started);
-        app = Some(started);
-    })
-    .await;
-    (server, app.expect("the application started"))
-}
 
 async fn client(server: &TestServer, subject: &str) -> RunningService<RoleClient, ()> {
     ().serve(server.transport_as(subject, &["member"]))
@@ -90,7 +47,7 @@ async fn probe(client: &RunningService<RoleClient, ()>, args: Value) -> Result<V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_users_projects_reach_the_application_as_that_user() {
-    let (server, app) = start(
+    let (server, app) = start_with_app(
         &[
             plugins::PROJECTS_CREATE,
             plugins::PROJECTS_LIST,
@@ -99,7 +56,7 @@ async fn each_users_projects_reach_the_application_as_that_user() {
         |config, app| {
             config
                 .apis
-                .insert("app".into(), api(format!("{}/api/", app.url)));
+                .insert("app".into(), caller_api(format!("{}/api/", app.url)));
             for tool in ["projects_create", "projects_list", "outbound_probe"] {
                 grant(config, tool, &["app"]);
             }
@@ -200,7 +157,7 @@ async fn each_users_projects_reach_the_application_as_that_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_host_refuses_never_reaches_any_server() {
     let mut other = None;
-    let (server, app) = start(&[plugins::OUTBOUND_PROBE], |config, app| {
+    let (server, app) = start_with_app(&[plugins::OUTBOUND_PROBE], |config, app| {
         let o = App::start(
             "http://127.0.0.1:9/jwks.json",
             "https://nobody.test",
@@ -208,12 +165,13 @@ async fn what_the_host_refuses_never_reaches_any_server() {
         );
         config
             .apis
-            .insert("app".into(), api(format!("{}/api/", app.url)));
+            .insert("app".into(), caller_api(format!("{}/api/", app.url)));
         let port = app.url.rsplit(':').next().unwrap().to_owned();
         // The same application by a name that resolves to loopback.
-        config
-            .apis
-            .insert("named".into(), api(format!("http://localhost:{port}/api/")));
+        config.apis.insert(
+            "named".into(),
+            caller_api(format!("http://localhost:{port}/api/")),
+        );
         grant(config, "outbound_probe", &["app", "named"]);
         other = Some(o);
     })
@@ -355,11 +313,11 @@ async fn limits_hold_and_a_failing_api_does_not_hold_up_the_rest() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let (server, _app) = start(&[plugins::OUTBOUND_PROBE], |config, app| {
-        let mut fast = api(format!("{}/api/", app.url));
+    let (server, _app) = start_with_app(&[plugins::OUTBOUND_PROBE], |config, app| {
+        let mut fast = caller_api(format!("{}/api/", app.url));
         fast.timeout_ms = 400;
         config.apis.insert("app".into(), fast);
-        config.apis.insert("down".into(), api(down.clone()));
+        config.apis.insert("down".into(), caller_api(down.clone()));
         config.limits.http_requests = 5;
         grant(config, "outbound_probe", &["app", "down"]);
     })

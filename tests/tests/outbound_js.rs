@@ -10,51 +10,8 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::time::Duration;
-use toolhost::config::{ApiAuth, ApiConfig, Config, ToolPolicy};
-use toolhost_tests::app::App;
+use toolhost_tests::app::{AUDIENCE, caller_api, grant, start_with_app};
 use toolhost_tests::{TestServer, plugins, shared_cache};
-
-const AUDIENCE: &str = "https://app.test";
-
-fn api(url: String) -> ApiConfig {
-    ApiConfig {
-        url,
-        auth: ApiAuth::Caller,
-        audience: Some(AUDIENCE.into()),
-        header: None,
-        value_env: None,
-        timeout_ms: 5_000,
-        max_response_bytes: 1 << 20,
-        max_request_bytes: 1 << 20,
-        methods: None,
-        allow_private: false,
-        max_concurrent: 64,
-    }
-}
-
-fn grant(config: &mut Config, tool: &str, apis: &[&str]) {
-    config.tools.insert(
-        tool.into(),
-        ToolPolicy {
-            apis: apis.iter().map(|a| a.to_string()).collect(),
-            ..Default::default()
-        },
-    );
-}
-
-/// A server with `plugins`, and the application, started with the
-/// server's JWKS URL and issuer; `adjust` gets the application's URL.
-async fn start(plugins: &[&str], adjust: impl FnOnce(&mut Config, &App)) -> (TestServer, App) {
-    let mut app = None;
-    let server = TestServer::start(plugins, |config| {
-        let origin = format!("http://{}", config.server.listen);
-        let started = App::start(&format!("{origin}/oauth/jwks.json"), &origin, AUDIENCE);
-        adjust(config, &started);
-        app = Some(started);
-    })
-    .await;
-    (server, app.expect("the application started"))
-}
 
 async fn client(server: &TestServer, subject: &str) -> RunningService<RoleClient, ()> {
     ().serve(server.transport_as(subject, &["member"]))
@@ -97,11 +54,11 @@ fn verified_claims(answer: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_javascript_tools_fetch_reaches_the_application_as_each_caller() {
-    let (server, app) = start(&[plugins::JS_FETCH], |config, app| {
+    let (server, app) = start_with_app(&[plugins::JS_FETCH], |config, app| {
         config.storage.cache_dir = Some(shared_cache());
         config
             .apis
-            .insert("app".into(), api(format!("{}/api/", app.url)));
+            .insert("app".into(), caller_api(format!("{}/api/", app.url)));
         grant(config, "js_fetch", &["app"]);
     })
     .await;
@@ -214,9 +171,9 @@ fn without_a_grant_the_tool_is_told_what_to_configure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_javascript_tool_sees_when_a_request_fails() {
-    let (server, app) = start(&[plugins::JS_FETCH], |config, app| {
+    let (server, app) = start_with_app(&[plugins::JS_FETCH], |config, app| {
         config.storage.cache_dir = Some(shared_cache());
-        let mut fast = api(format!("{}/api/", app.url));
+        let mut fast = caller_api(format!("{}/api/", app.url));
         fast.timeout_ms = 400;
         config.apis.insert("app".into(), fast);
         grant(config, "js_fetch", &["app"]);

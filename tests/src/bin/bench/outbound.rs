@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use toolhost::config::{ApiAuth, ApiConfig, Config, ToolPolicy};
+use toolhost::config::{ApiAuth, Config};
 use toolhost::dispatch::{CallOptions, Dispatcher};
 use toolhost::outbound::Outbound;
 use toolhost::outbound::credential::CallerTokens;
@@ -31,29 +31,12 @@ async fn api() -> anyhow::Result<String> {
 
 async fn dispatcher(url: &str, auth: ApiAuth, data: &Path) -> anyhow::Result<Arc<Dispatcher>> {
     let mut config = Config::default();
-    config.apis.insert(
-        "app".into(),
-        ApiConfig {
-            url: format!("{url}/api/"),
-            auth,
-            audience: (auth == ApiAuth::Caller).then(|| "https://app.test".into()),
-            header: None,
-            value_env: None,
-            timeout_ms: 5_000,
-            max_response_bytes: 1 << 20,
-            max_request_bytes: 1 << 20,
-            methods: None,
-            allow_private: false,
-            max_concurrent: 64,
-        },
-    );
-    config.tools.insert(
-        "outbound_probe".into(),
-        ToolPolicy {
-            apis: vec!["app".into()],
-            ..Default::default()
-        },
-    );
+    let mut api = toolhost_tests::app::caller_api(format!("{url}/api/"));
+    if auth != ApiAuth::Caller {
+        (api.auth, api.audience) = (auth, None);
+    }
+    config.apis.insert("app".into(), api);
+    toolhost_tests::app::grant(&mut config, "outbound_probe", &["app"]);
     config.limits.http_requests = 64;
     config.rate_limit = toolhost::config::RateLimit::OFF;
     let settings = config.resolve()?;
