@@ -720,7 +720,7 @@ impl Grant {
             .apis
             .iter()
             .filter(|a| a.settings.url.covers(&target))
-            .max_by_key(|a| a.settings.url.base().len())
+            .max_by_key(|a| a.settings.url.prefix_len())
             .cloned()
         else {
             let granted = self

@@ -111,6 +111,12 @@ impl ApiUrl {
         &self.host
     }
 
+    /// The length of the path prefix: of two APIs covering a URL (same
+    /// origin), the longer prefix is the more specific.
+    pub fn prefix_len(&self) -> usize {
+        self.path.len()
+    }
+
     /// Whether `target` falls under this prefix.
     pub fn covers(&self, target: &Target) -> bool {
         target.origin == self.origin()
