@@ -24,13 +24,15 @@ PYREQS      := tests/clients/python/requirements.txt
 STANDIN     := tests/clerk-standin
 # The application server the outbound HTTP tests call (npm: jose).
 APP         := tests/app
+# The official TypeScript MCP client the OAuth tests drive too (npm).
+TSCLIENT    := tests/clients/typescript
 
 # The embedding example's plugins: the bundled ones and the tools that call
 # its API.
 EMBED_DIR   := $(RUN_DIR)/embed-plugins
 EMBEDDED    := projects_list projects_create
 
-.PHONY: setup pyclient standin app polyglot plugins host run embed demo test
+.PHONY: setup pyclient tsclient standin app polyglot plugins host run embed demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -41,6 +43,11 @@ $(PYENV)/.installed: $(PYREQS)
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYREQS)
 	touch $@
+
+tsclient: $(TSCLIENT)/node_modules/.package-lock.json
+
+$(TSCLIENT)/node_modules/.package-lock.json: $(TSCLIENT)/package-lock.json
+	cd $(TSCLIENT) && npm ci --no-audit --no-fund --loglevel=error
 
 standin: $(STANDIN)/node_modules/.package-lock.json
 
@@ -100,5 +107,5 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient standin app
+test: setup pyclient tsclient standin app
 	$(CARGO) test --workspace

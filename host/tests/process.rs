@@ -338,7 +338,7 @@ fn the_token_command_serve_prints_works_as_pasted_from_anywhere() {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut command = None;
-    let mut after_hint = false;
+    let (mut after_hint, mut oauth_url) = (false, None);
     while command.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = printed
@@ -347,8 +347,16 @@ fn the_token_command_serve_prints_works_as_pasted_from_anywhere() {
         if after_hint {
             command = Some(line.trim().to_owned());
         }
-        after_hint = line.contains("get a bearer token with");
+        if line.contains("with nothing pasted") {
+            oauth_url = line.split_whitespace().next().map(str::to_owned);
+        }
+        after_hint = line.contains("for scripts, a bearer token:");
     }
+    assert_eq!(
+        oauth_url,
+        Some(format!("http://127.0.0.1:{port}/mcp")),
+        "serve says where OAuth clients connect"
+    );
     let command = command.unwrap();
     let out = Command::new("sh")
         .args(["-c", &command])

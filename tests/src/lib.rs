@@ -286,22 +286,42 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// How long a Python client script may run before it is killed.
+/// How long a client script (Python or TypeScript) may run before it is
+/// killed.
 pub const PYTHON_CLIENT_DEADLINE: Duration = Duration::from_secs(180);
 
 /// Run one of the Python client scripts in `tests/clients/python`; killed
 /// (and the test failed) after [`PYTHON_CLIENT_DEADLINE`].
 pub fn run_python_client(script: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(python());
+    command.arg(workspace().join("tests/clients/python").join(script));
+    run_client(command, script, args)
+}
+
+/// Run one of the TypeScript SDK client scripts in
+/// `tests/clients/typescript` with Node; killed (and the test failed)
+/// after [`PYTHON_CLIENT_DEADLINE`].
+pub fn run_typescript_client(script: &str, args: &[&str]) -> Output {
+    let dir = workspace().join("tests/clients/typescript");
+    assert!(
+        dir.join("node_modules").exists(),
+        "run `make test` (it installs tests/clients/typescript with npm ci)"
+    );
+    let mut command = Command::new("node");
+    command.arg(dir.join(script));
+    run_client(command, script, args)
+}
+
+fn run_client(mut command: Command, script: &str, args: &[&str]) -> Output {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = Command::new(python())
-        .arg(workspace().join("tests/clients/python").join(script))
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run the Python MCP client");
+        .unwrap_or_else(|e| panic!("run the MCP client {script}: {e}"));
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -313,7 +333,7 @@ pub fn run_python_client(script: &str, args: &[&str]) -> Output {
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let deadline = std::time::Instant::now() + PYTHON_CLIENT_DEADLINE;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the Python client") {
+        if let Some(status) = child.try_wait().expect("wait for the client") {
             break status;
         }
         if std::time::Instant::now() > deadline {

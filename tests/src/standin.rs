@@ -1,7 +1,7 @@
 //! The Clerk stand-in (oidc-provider from npm, `tests/clerk-standin`) as a
 //! child process.
 
-use crate::{run_python_client, workspace};
+use crate::{run_python_client, run_typescript_client, workspace};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -80,11 +80,55 @@ impl Drop for StandIn {
 /// support) against `server_url` as `user`, creating a note titled `title`;
 /// its JSON answer.
 pub fn round_trip(server_url: &str, user: &str, title: &str, allow_tool_error: bool) -> Value {
+    round_trip_as(server_url, user, None, title, allow_tool_error)
+}
+
+/// [`round_trip`], typing `roles` into the development sign-in page when
+/// given.
+pub fn round_trip_as(
+    server_url: &str,
+    user: &str,
+    roles: Option<&str>,
+    title: &str,
+    allow_tool_error: bool,
+) -> Value {
+    let args = client_args(server_url, user, roles, title, allow_tool_error);
+    expect_json(user, run_python_client("oauth_roundtrip.py", &args))
+}
+
+/// [`round_trip_as`] with the official TypeScript SDK client
+/// (`tests/clients/typescript/oauth_roundtrip.mjs`).
+pub fn typescript_round_trip(
+    server_url: &str,
+    user: &str,
+    roles: Option<&str>,
+    title: &str,
+    allow_tool_error: bool,
+) -> Value {
+    let args = client_args(server_url, user, roles, title, allow_tool_error);
+    expect_json(user, run_typescript_client("oauth_roundtrip.mjs", &args))
+}
+
+/// The arguments both round-trip scripts take.
+fn client_args<'a>(
+    server_url: &'a str,
+    user: &'a str,
+    roles: Option<&'a str>,
+    title: &'a str,
+    allow_tool_error: bool,
+) -> Vec<&'a str> {
     let mut args = vec!["--url", server_url, "--user", user, "--title", title];
     if allow_tool_error {
         args.push("--allow-tool-error");
     }
-    let out = run_python_client("oauth_roundtrip.py", &args);
+    if let Some(roles) = roles {
+        args.extend(["--roles", roles]);
+    }
+    args
+}
+
+/// A client's JSON answer, after checking it succeeded.
+fn expect_json(user: &str, out: std::process::Output) -> Value {
     assert!(
         out.status.success(),
         "{user}: {:?}\nstdout: {}\nstderr: {}",

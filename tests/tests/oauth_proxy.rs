@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use toolhost::clock::ManualClock;
 use toolhost::{Config, Host};
-use toolhost_tests::standin::{StandIn, round_trip, titles};
+use toolhost_tests::standin::{StandIn, round_trip, round_trip_as, titles, typescript_round_trip};
 use toolhost_tests::{TestServer, plugins};
 
 /// The client's redirect URI in the hand-driven flows (never contacted).
@@ -103,6 +103,8 @@ async fn upstream() -> (StandIn, TcpListener, (String, String)) {
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A server that stops answering fails the test, never hangs it.
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
@@ -341,6 +343,18 @@ async fn an_off_the_shelf_client_finds_registers_and_calls_tools_through_the_pro
     assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
     assert_eq!(meta["client_id_metadata_document_supported"], true);
+    // With an identity provider there is no development sign-in to post to.
+    let dev = http()
+        .post(format!("{issuer}/oauth/dev-sign-in"))
+        .form(&[
+            ("ticket", "x"),
+            ("subject", "mallory"),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dev.status(), 404);
 
     let url = server.url();
     let (alice, bob, guest) = tokio::task::spawn_blocking(move || {
@@ -913,4 +927,176 @@ async fn documents_on_private_addresses_are_refused_by_default() {
         other => panic!("{other:?}"),
     }
     server.stop().await;
+}
+
+/// The claims of a JWT, unverified (the test reads what it was given).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The development sign-in form on `page`: its action and fields.
+fn dev_form(page: &str) -> Option<(String, Vec<(String, String)>)> {
+    let (action, ticket) = consent_form(page)?;
+    page.contains("name=subject").then(|| {
+        let value = |name: &str| {
+            let start = format!("name={name} value=\"");
+            let from = page.find(&start).map(|i| i + start.len())?;
+            Some(page[from..from + page[from..].find('"')?].to_owned())
+        };
+        let fields = [("ticket", Some(ticket)), ("subject", value("subject"))]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.unwrap_or_default()))
+            .collect();
+        (action, fields)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_development_mode_clients_sign_in_on_the_servers_own_page_with_nothing_pasted() {
+    // `make run`'s server: development mode, no identity provider.
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
+    let issuer = server.url().trim_end_matches("/mcp").to_owned();
+    let prm: Value = reqwest::get(format!("{issuer}/.well-known/oauth-protected-resource/mcp"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        prm["authorization_servers"],
+        json!([issuer]),
+        "MCP requires an authorization server; it is this one"
+    );
+    let url = server.url();
+    let (alice, guest, carol) = tokio::task::spawn_blocking(move || {
+        (
+            round_trip_as(&url, "alice", None, "alice in dev", false),
+            round_trip_as(&url, "guest", Some(""), "guest in dev", true),
+            // The official TypeScript SDK client, the same way.
+            typescript_round_trip(&url, "carol", Some("member"), "carol in dev", false),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(carol["tools"], json!(["notes_create", "notes_list"]));
+    assert_eq!(titles(&carol), ["carol in dev"], "{carol}");
+    assert_eq!(carol["oauth"]["refresh_token"], true);
+    assert_eq!(carol["oauth"]["authorizations"], 1);
+    assert_eq!(alice["oauth"]["issuer"], issuer);
+    assert_eq!(alice["oauth"]["refresh_token"], true);
+    assert_eq!(alice["oauth"]["authorizations"], 1);
+    assert_eq!(
+        alice["tools"],
+        json!(["notes_create", "notes_list"]),
+        "the form's default roles (member)"
+    );
+    assert_eq!(titles(&alice), ["alice in dev"]);
+    assert_eq!(
+        guest["tools"],
+        json!(["notes_list"]),
+        "the roles typed into the page are the token's"
+    );
+    assert_eq!(guest["created_is_error"], true);
+    // `toolhost token`'s tokens still work beside the sign-in's, for the
+    // same user.
+    let (status, answer) = server
+        .post_raw("alice", TestServer::call_body("notes_list", &json!({})))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["count"], 1,
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_sign_in_names_the_user_refreshes_and_answers_this_machine_only() {
+    let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
+    let issuer = server.url().trim_end_matches("/mcp").to_owned();
+    let client = register(&issuer).await;
+    let (verifier, challenge) = pkce();
+    let page = http()
+        .get(authorize_url(&issuer, &client, &challenge, "bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Development sign-in"), "{page}");
+    assert!(page.contains("hand-driven test client"), "names the client");
+    let (action, mut fields) = dev_form(&page).expect("a sign-in form");
+    assert_eq!(fields[1], ("subject".into(), "bob".into()), "login_hint");
+    let action = format!("{issuer}{action}");
+    fields.push(("roles".into(), "member, staff".into()));
+    fields.push(("decision".into(), "allow".into()));
+
+    // Another host named (a tunnel, a rebound DNS name): refused, and the
+    // sign-in is still waiting.
+    let tunnelled = http()
+        .post(&action)
+        .header("host", "dev.attacker.example")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tunnelled.status(), 403);
+    // A bad subject: a page saying what to fix, the sign-in still waiting.
+    let mut bad = fields.clone();
+    bad[1].1 = " bob".into();
+    let fix = http().post(&action).form(&bad).send().await.unwrap();
+    assert_eq!(fix.status(), 400);
+    assert!(fix.text().await.unwrap().contains("spaces"));
+
+    let ended = walk(http().post(&action).form(&fields), None).await;
+    assert_eq!(ended.param("state").as_deref(), Some("client-state-1"));
+    assert_eq!(ended.param("iss").as_deref(), Some(issuer.as_str()));
+    let code = ended.param("code").expect("a code");
+    let (status, tokens) = exchange(&issuer, &client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let claims = claims_of(&access);
+    assert_eq!(claims["sub"], "bob");
+    assert_eq!(claims["roles"], json!(["member", "staff"]));
+    assert_eq!(claims["aud"], server.url());
+    assert_eq!(call_with(&server.url(), &access).await, 200);
+
+    // A refresh needs no identity provider; a replayed one ends the grant.
+    let first = tokens["refresh_token"].as_str().expect("a refresh token");
+    let (status, renewed) = refresh_with(&issuer, &client, first).await;
+    assert_eq!(status, 200, "{renewed}");
+    let renewed_access = renewed["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims_of(&renewed_access)["sub"], "bob");
+    assert_eq!(call_with(&server.url(), &renewed_access).await, 200);
+    let (status, replay) = refresh_with(&issuer, &client, first).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(call_with(&server.url(), &renewed_access).await, 401);
+
+    // The same ticket twice: the sign-in is over.
+    let again = http().post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    // Cancel: the client hears access_denied.
+    let (_, challenge) = pkce();
+    let page = (http()
+        .get(authorize_url(&issuer, &client, &challenge, "bob"))
+        .send())
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let (_, mut fields) = dev_form(&page).unwrap();
+    fields.push(("decision".into(), "deny".into()));
+    let ended = walk(http().post(&action).form(&fields), None).await;
+    assert_eq!(ended.param("error").as_deref(), Some("access_denied"));
+    // No identity provider answers here.
+    let callback = reqwest::get(format!("{issuer}/oauth/callback?state=x&code=y"))
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
 }

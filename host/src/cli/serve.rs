@@ -19,8 +19,9 @@ pub struct ServeArgs {
     /// Data directory: SQLite database and compiled-artifact cache [default: .toolhost].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Development mode: accept tokens of the local development issuer
-    /// (`toolhost token`) instead of an identity provider's; loopback only.
+    /// Development mode: sign users in on a local page where you pick the
+    /// user and roles, and accept tokens of the local development issuer
+    /// (`toolhost token`), instead of an identity provider's; loopback only.
     #[arg(long)]
     dev: bool,
     /// Serve one client on stdin/stdout instead of HTTP, as the configured
@@ -112,8 +113,15 @@ async fn serve(config: Config, stdio: bool) -> Result<(), String> {
     }
     if host.dev_issuer().is_some() {
         let data = std::path::absolute(&data_dir).unwrap_or(data_dir.clone());
+        if let Some(auth) = host.authenticator() {
+            println!(
+                "  development mode: OAuth clients (MCP Inspector, Claude Code, the SDKs) connect to\n    \
+                 {} with nothing pasted: the sign-in page lets you pick the user and roles",
+                auth.resource()
+            );
+        }
         println!(
-            "  development mode: get a bearer token with\n    {} token --data {} --subject alice --roles member",
+            "  for scripts, a bearer token:\n    {} token --data {} --subject alice --roles member",
             shell_word(&this_command()),
             shell_word(&data.to_string_lossy()),
         );

@@ -3,7 +3,7 @@
 
 use super::error::OAuthError;
 use super::seal::{self, StateError};
-use super::{ClientRequest, OAuthProxy, Proxy};
+use super::{ClientRequest, IdentityProvider, OAuthProxy, Proxy, SignIn};
 use crate::Principal;
 use crate::storage::oauth::{CodeRow, PendingRow};
 use axum::extract::{Query, State};
@@ -197,19 +197,27 @@ pub(super) async fn authorize(
             return Err(server_error(&e));
         }
     }
-    let Ok(mut upstream) = reqwest::Url::parse(&proxy.upstream.authorize) else {
+    let idp = match &proxy.sign_in {
+        SignIn::Provider(idp) => idp,
+        SignIn::Development => {
+            let ticket = proxy.keys.sign_state(&id, expires);
+            let hint = q.get("login_hint").map(String::as_str);
+            return super::dev_sign_in::page(&proxy, &request, &ticket, hint).await;
+        }
+    };
+    let Ok(mut upstream) = reqwest::Url::parse(&idp.endpoints.authorize) else {
         return Err(fail(
             "server_error",
             "the identity provider's URL is invalid",
         ));
     };
     {
-        let settings = &proxy.settings;
+        let app = &idp.app;
         let mut p = upstream.query_pairs_mut();
         p.append_pair("response_type", "code")
-            .append_pair("client_id", &settings.client_id)
+            .append_pair("client_id", &app.client_id)
             .append_pair("redirect_uri", &proxy.callback_url())
-            .append_pair("scope", &settings.upstream_scopes.join(" "))
+            .append_pair("scope", &app.scopes.join(" "))
             .append_pair("state", &proxy.keys.sign_state(&id, expires))
             .append_pair("code_challenge", &seal::s256(&verifier))
             .append_pair("code_challenge_method", "S256")
@@ -219,11 +227,7 @@ pub(super) async fn authorize(
                 p.append_pair(passed, v);
             }
         }
-        if settings
-            .upstream_scopes
-            .iter()
-            .any(|s| s == "offline_access")
-        {
+        if app.scopes.iter().any(|s| s == "offline_access") {
             // OpenID Connect grants offline_access only with consent.
             p.append_pair("prompt", "consent");
         }
@@ -253,14 +257,17 @@ pub(super) enum Upstream {
 const UPSTREAM_RETRY_SECS: u64 = 5;
 
 impl OAuthProxy {
-    pub(super) async fn upstream_token(&self, mut form: Vec<(&str, String)>) -> Upstream {
-        let settings = &self.settings;
-        let mut request = self.http.post(&self.upstream.token);
-        if settings.client_secret.is_empty() {
-            form.push(("client_id", settings.client_id.clone()));
+    pub(super) async fn upstream_token(
+        &self,
+        idp: &IdentityProvider,
+        mut form: Vec<(&str, String)>,
+    ) -> Upstream {
+        let app = &idp.app;
+        let mut request = self.http.post(&idp.endpoints.token);
+        if app.client_secret.is_empty() {
+            form.push(("client_id", app.client_id.clone()));
         } else {
-            request =
-                request.basic_auth(&settings.client_id, Some(settings.client_secret.expose()));
+            request = request.basic_auth(&app.client_id, Some(app.client_secret.expose()));
         }
         let response = match request.form(&form).send().await {
             Ok(r) => r,
@@ -298,6 +305,7 @@ impl OAuthProxy {
     /// `context`.
     pub(super) async fn upstream_identity(
         &self,
+        idp: &IdentityProvider,
         tokens: &Value,
         context: &str,
     ) -> Result<(Principal, Option<String>), String> {
@@ -305,8 +313,8 @@ impl OAuthProxy {
             .get("access_token")
             .and_then(Value::as_str)
             .ok_or("the identity provider returned no access token")?;
-        let principal = self
-            .upstream_auth
+        let principal = idp
+            .auth
             .verify_upstream(access)
             .await
             .map_err(|e| format!("the identity provider's access token: {e}"))?;
@@ -320,63 +328,78 @@ impl OAuthProxy {
     }
 }
 
+impl OAuthProxy {
+    /// The sign-in in progress a signed `ticket` (or state) names, or a
+    /// page saying it is not one this server issued (`what` names it) or
+    /// that it expired.
+    pub(super) fn open_ticket(&self, ticket: &str, what: &str) -> Result<String, OAuthError> {
+        match self.keys.open_state(ticket, self.now()) {
+            Ok(id) => Ok(id),
+            Err(StateError::Tampered) => Err(OAuthError::page(
+                "Invalid sign-in",
+                format!("{what} is not one this server issued."),
+            )),
+            Err(StateError::Expired) => Err(OAuthError::page(
+                "Sign-in expired",
+                format!(
+                    "The sign-in took longer than {} s.",
+                    self.settings.issue.authorization_secs
+                ),
+            )),
+        }
+    }
+
+    /// Take the sign-in in progress `id` (once: a second answer finds none).
+    pub(super) async fn take_pending(&self, id: &str) -> Result<PendingRow, OAuthError> {
+        let now = self.now();
+        let taken = {
+            let id = id.to_owned();
+            self.db(move |s| s.take_pending(&id, now)).await
+        };
+        match taken {
+            Ok(Some(p)) => {
+                // Saturating: a sweep may have recounted meanwhile.
+                let _ = (self.pending).fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(1))
+                });
+                Ok(p)
+            }
+            Ok(None) => Err(OAuthError::page(
+                "Sign-in expired",
+                "This sign-in was already completed or has expired.",
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a pending authorization failed");
+                Err(OAuthError::Page {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    title: "Server error",
+                    detail: "The sign-in could not be read.".into(),
+                })
+            }
+        }
+    }
+}
+
 /// `GET /oauth/callback`: the identity provider's answer.
 pub(super) async fn callback(
     State(proxy): Proxy,
     Query(q): Query<Params>,
 ) -> Result<Response, OAuthError> {
+    let SignIn::Provider(idp) = &proxy.sign_in else {
+        return Err(OAuthError::page(
+            "No identity provider",
+            "In development mode users sign in on this server's own page; it takes no answer \
+             from an identity provider.",
+        ));
+    };
     let Some(state) = q.get("state") else {
         return Err(OAuthError::page(
             "Invalid sign-in response",
             "The identity provider's answer has no state.",
         ));
     };
-    let id = match proxy.keys.open_state(state, proxy.now()) {
-        Ok(id) => id,
-        Err(StateError::Tampered) => {
-            return Err(OAuthError::page(
-                "Invalid sign-in response",
-                "The state of this sign-in is not one this server issued.",
-            ));
-        }
-        Err(StateError::Expired) => {
-            return Err(OAuthError::page(
-                "Sign-in expired",
-                format!(
-                    "The sign-in took longer than {} s.",
-                    proxy.settings.issue.authorization_secs
-                ),
-            ));
-        }
-    };
-    let now = proxy.now();
-    let taken = {
-        let id = id.clone();
-        proxy.db(move |s| s.take_pending(&id, now)).await
-    };
-    let pending = match taken {
-        Ok(Some(p)) => {
-            // Saturating: a sweep may have recounted meanwhile.
-            let _ = (proxy.pending).fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                Some(n.saturating_sub(1))
-            });
-            p
-        }
-        Ok(None) => {
-            return Err(OAuthError::page(
-                "Sign-in expired",
-                "This sign-in was already completed or has expired.",
-            ));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading a pending authorization failed");
-            return Err(OAuthError::Page {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                title: "Server error",
-                detail: "The sign-in could not be read.".into(),
-            });
-        }
-    };
+    let id = proxy.open_ticket(state, "The state of this sign-in")?;
+    let pending = proxy.take_pending(&id).await?;
     let Ok(request) = serde_json::from_str::<ClientRequest>(&pending.request) else {
         return Err(OAuthError::page(
             "Server error",
@@ -394,13 +417,13 @@ pub(super) async fn callback(
     // RFC 9207: the answer must come from the provider we sent the user to,
     // and say so when that provider promises to.
     match q.get("iss") {
-        Some(iss) if iss != proxy.upstream_auth.issuer() => {
+        Some(iss) if iss != idp.auth.issuer() => {
             return Err(fail(
                 "access_denied",
                 "the sign-in answer came from another issuer",
             ));
         }
-        None if proxy.upstream.requires_iss => {
+        None if idp.endpoints.requires_iss => {
             return Err(fail(
                 "access_denied",
                 "the sign-in answer names no issuer, which the identity provider promises \
@@ -432,13 +455,16 @@ pub(super) async fn callback(
         return Err(fail("server_error", "a stored sign-in is unreadable"));
     };
     let tokens = match proxy
-        .upstream_token(vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code.clone()),
-            ("redirect_uri", proxy.callback_url()),
-            ("code_verifier", verifier),
-            ("resource", proxy.settings.resource.clone()),
-        ])
+        .upstream_token(
+            idp,
+            vec![
+                ("grant_type", "authorization_code".into()),
+                ("code", code.clone()),
+                ("redirect_uri", proxy.callback_url()),
+                ("code_verifier", verifier),
+                ("resource", proxy.settings.resource.clone()),
+            ],
+        )
         .await
     {
         Upstream::Tokens(t) => t,
@@ -450,7 +476,7 @@ pub(super) async fn callback(
         fail("server_error", "the authorization could not be stored")
     };
     let grant_id = seal::random_token().map_err(|e| stored_error(&e))?[..22].to_owned();
-    let (principal, upstream) = match proxy.upstream_identity(&tokens, &grant_id).await {
+    let (principal, upstream) = match proxy.upstream_identity(idp, &tokens, &grant_id).await {
         Ok(x) => x,
         Err(why) => return Err(fail("access_denied", &why)),
     };

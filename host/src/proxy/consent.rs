@@ -41,15 +41,7 @@ pub(super) async fn ask(
     }
     let ticket = proxy.keys.sign_state(&id, expires);
     let name = client.name.as_deref().unwrap_or("An application");
-    let goes_to = reqwest::Url::parse(&request.redirect_uri)
-        .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| match u.port() {
-                Some(port) => format!("{h}:{port}"),
-                None => h.to_owned(),
-            })
-        })
-        .unwrap_or_default();
+    let goes_to = redirect_host(&request.redirect_uri);
     let who = principal.email.as_deref().unwrap_or(&principal.subject);
     let scopes = match request.scope.is_empty() {
         true => "its tools, as you".to_owned(),
@@ -84,7 +76,26 @@ pub(super) async fn ask(
         subject = principal.subject.as_str(),
         "consent asked"
     );
-    Ok((
+    Ok(form_page(page))
+}
+
+/// Where a redirect URI sends the user: its host and port.
+pub(super) fn redirect_host(redirect_uri: &str) -> String {
+    reqwest::Url::parse(redirect_uri)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(port) => format!("{h}:{port}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// A page with a form posting back here: never cached, never framed, its
+/// form sent only to this origin.
+pub(super) fn form_page(page: String) -> Response {
+    (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -97,7 +108,7 @@ pub(super) async fn ask(
         ],
         page,
     )
-        .into_response())
+        .into_response()
 }
 
 /// `POST /oauth/consent`: the user's answer.

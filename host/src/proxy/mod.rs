@@ -27,23 +27,31 @@
 //! because a client's refresh is passed upstream: a user removed at the
 //! identity provider cannot refresh.
 //!
+//! In development mode (`serve --dev`) the same façade is the authorization
+//! server, with no identity provider behind it: `dev_sign_in` shows a local
+//! page where the developer says who they are (a subject and roles), so an
+//! OAuth client connects to `make run` with nothing pasted. Development
+//! tokens from `toolhost token` are accepted beside the proxy's own.
+//!
 //! Files: [`settings`] (what it runs with), `routes` (the router, metadata,
 //! keys), `clients` (registration, metadata documents via `cimd`),
-//! `authorize` (sign-in and the upstream callback), `consent` (the user's
-//! say, the first time a client asks), `token` (codes,
-//! refreshes, issuing), `error` (every refusal), `seal` (its secrets).
+//! `authorize` (sign-in and the upstream callback), `dev_sign_in` (the
+//! development page instead), `consent` (the user's say, the first time a
+//! client asks), `token` (codes, refreshes, issuing), `error` (every
+//! refusal), `seal` (its secrets).
 
 mod authorize;
 mod cimd;
 mod clients;
 mod consent;
+mod dev_sign_in;
 mod error;
 mod routes;
 pub(crate) mod seal;
 pub mod settings;
 mod token;
 
-pub use settings::ProxySettings;
+pub use settings::{ProxySettings, UpstreamApp};
 
 use error::OAuthError;
 
@@ -115,6 +123,22 @@ pub enum ProxyError {
     Storage(#[from] StorageError),
 }
 
+/// Where users sign in.
+pub(crate) enum SignIn {
+    /// At the identity provider.
+    Provider(IdentityProvider),
+    /// On this server's development sign-in page (`serve --dev`).
+    Development,
+}
+
+/// The identity provider users sign in at: the operator's application
+/// there, its endpoints, and the verifier of its tokens.
+pub(crate) struct IdentityProvider {
+    pub app: UpstreamApp,
+    pub endpoints: UpstreamEndpoints,
+    pub auth: Arc<Authenticator>,
+}
+
 /// Where the upstream identity provider takes sign-ins and codes.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamEndpoints {
@@ -179,9 +203,8 @@ impl Revocations {
 /// The proxy: its keys, its storage, and the upstream application.
 pub struct OAuthProxy {
     settings: ProxySettings,
-    /// Verifies the identity provider's tokens.
-    upstream_auth: Arc<Authenticator>,
-    upstream: UpstreamEndpoints,
+    /// Where users sign in.
+    sign_in: SignIn,
     signer: SigningKey,
     keys: seal::Keys,
     store: Arc<dyn OAuthStore>,
@@ -199,18 +222,24 @@ pub struct OAuthProxy {
 
 impl std::fmt::Debug for OAuthProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let upstream = match &self.sign_in {
+            SignIn::Provider(idp) => idp.endpoints.authorize.as_str(),
+            SignIn::Development => "(development sign-in page)",
+        };
         f.debug_struct("OAuthProxy")
             .field("issuer", &self.settings.issuer)
-            .field("upstream", &self.upstream)
+            .field("upstream", &upstream)
             .finish_non_exhaustive()
     }
 }
 
 impl OAuthProxy {
     /// Open the proxy with `settings` over `store`, its keys in `data_dir`,
-    /// the identity provider's verifier `upstream_auth`. Returns the proxy
-    /// and the verifier of its own tokens. Must run inside a Tokio runtime
-    /// (it discovers the upstream endpoints and starts the sweeper).
+    /// the identity provider's verifier `upstream_auth` (in development
+    /// mode, the development issuer's, whose tokens the returned verifier
+    /// accepts too). Returns the proxy and the verifier of its own tokens.
+    /// Must run inside a Tokio runtime (it discovers the upstream endpoints
+    /// and starts the sweeper).
     pub async fn open(
         settings: ProxySettings,
         data_dir: &Path,
@@ -218,7 +247,14 @@ impl OAuthProxy {
         upstream_auth: Arc<Authenticator>,
         clock: SharedClock,
     ) -> Result<(Arc<OAuthProxy>, Arc<Authenticator>), ProxyError> {
-        let upstream = upstream_endpoints(&settings, upstream_auth.issuer()).await?;
+        let sign_in = match &settings.upstream {
+            Some(app) => SignIn::Provider(IdentityProvider {
+                endpoints: upstream_endpoints(app, upstream_auth.issuer()).await?,
+                app: app.clone(),
+                auth: upstream_auth.clone(),
+            }),
+            None => SignIn::Development,
+        };
         let (signer, keys) = {
             let (data_dir, secret) = (data_dir.to_path_buf(), settings.issue.secret.clone());
             let opened = run_blocking(move || {
@@ -246,12 +282,12 @@ impl OAuthProxy {
             Arc::new(move |hash: &[u8; 32], jti: Option<&str>| revoked.contains(hash, jti))
                 as auth::RevocationCheck
         };
+        let also = matches!(sign_in, SignIn::Development).then(|| upstream_auth.clone());
         let verifier =
-            auth::build_for_proxy(&upstream_auth, &settings.issuer, signer.jwks(), check);
+            auth::build_for_proxy(&upstream_auth, &settings.issuer, signer.jwks(), check, also);
         let burst = f64::from(settings.issue.registrations_per_minute);
         let proxy = Arc::new(OAuthProxy {
-            upstream_auth,
-            upstream,
+            sign_in,
             signer,
             keys,
             store,
@@ -265,11 +301,17 @@ impl OAuthProxy {
             settings,
         });
         tokio::spawn(sweep_periodically(Arc::downgrade(&proxy)));
-        tracing::info!(
-            issuer = %proxy.settings.issuer,
-            upstream = %proxy.upstream.authorize,
-            "OAuth proxy on"
-        );
+        match &proxy.sign_in {
+            SignIn::Provider(idp) => tracing::info!(
+                issuer = %proxy.settings.issuer,
+                upstream = %idp.endpoints.authorize,
+                "OAuth proxy on"
+            ),
+            SignIn::Development => tracing::info!(
+                issuer = %proxy.settings.issuer,
+                "development authorization server on: users sign in on its own page"
+            ),
+        }
         Ok((proxy, verifier))
     }
 
@@ -423,7 +465,7 @@ impl OAuthProxy {
 /// The upstream endpoints: configured, Clerk's fixed paths, or the OIDC
 /// issuer's metadata.
 async fn upstream_endpoints(
-    settings: &ProxySettings,
+    settings: &UpstreamApp,
     upstream_issuer: &str,
 ) -> Result<UpstreamEndpoints, ProxyError> {
     // What the provider publishes about itself (needed for OIDC endpoints;

@@ -37,6 +37,12 @@ pub(super) fn router(proxy: Arc<OAuthProxy>) -> Router {
             post(super::token::token).options(preflight),
         )
         .route(&format!("{base}/oauth/jwks.json"), get(jwks));
+    if matches!(proxy.sign_in, super::SignIn::Development) {
+        router = router.route(
+            &format!("{base}/oauth/dev-sign-in"),
+            post(super::dev_sign_in::answer),
+        );
+    }
     if !base.is_empty() {
         // Clients that append the well-known path to the issuer's.
         router = router.route(

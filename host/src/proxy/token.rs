@@ -5,7 +5,7 @@ use super::ClientRequest;
 use super::authorize::Upstream;
 use super::error::{OAuthError, cors};
 use super::seal;
-use super::{OAuthProxy, Proxy};
+use super::{OAuthProxy, Proxy, SignIn};
 use crate::Principal;
 use crate::storage::oauth::{CodeLookup, GrantRow, RefreshLookup};
 use axum::extract::{Form, State};
@@ -226,6 +226,10 @@ async fn refresh(
             "the refresh token was issued to another client",
         ));
     }
+    let idp = match &proxy.sign_in {
+        SignIn::Provider(idp) => idp,
+        SignIn::Development => return refresh_in_development(proxy, grant, hash, form).await,
+    };
     let Some(upstream) = grant
         .upstream
         .as_deref()
@@ -234,11 +238,14 @@ async fn refresh(
         return Err(OAuthError::invalid_grant("this grant cannot be refreshed"));
     };
     let tokens = match proxy
-        .upstream_token(vec![
-            ("grant_type", "refresh_token".into()),
-            ("refresh_token", upstream.clone()),
-            ("resource", proxy.settings.resource.clone()),
-        ])
+        .upstream_token(
+            idp,
+            vec![
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", upstream.clone()),
+                ("resource", proxy.settings.resource.clone()),
+            ],
+        )
         .await
     {
         Upstream::Tokens(t) => t,
@@ -279,7 +286,37 @@ async fn refresh(
             });
         }
     };
-    // Spend it now; if a concurrent refresh spent it first, this is a replay.
+    spend_refresh_token(proxy, hash, &grant).await?;
+    let (principal, rotated) = match proxy.upstream_identity(idp, &tokens, &grant.id).await {
+        Ok(x) => x,
+        Err(why) => return Err(OAuthError::invalid_grant(why)),
+    };
+    grant.upstream = rotated.or(grant.upstream);
+    reissue(proxy, grant, &principal, form).await
+}
+
+/// A refresh in development mode: no identity provider to ask, the grant's
+/// principal as the developer chose it.
+async fn refresh_in_development(
+    proxy: &OAuthProxy,
+    grant: GrantRow,
+    hash: String,
+    form: &Params,
+) -> Result<Response, OAuthError> {
+    spend_refresh_token(proxy, hash, &grant).await?;
+    let Ok(principal) = serde_json::from_str::<Principal>(&grant.principal) else {
+        return Err(OAuthError::invalid_grant("the grant is unreadable"));
+    };
+    reissue(proxy, grant, &principal, form).await
+}
+
+/// Spend the refresh token `hash` of `grant`; if a concurrent refresh spent
+/// it first, this is a replay and the grant ends.
+async fn spend_refresh_token(
+    proxy: &OAuthProxy,
+    hash: String,
+    grant: &GrantRow,
+) -> Result<(), OAuthError> {
     let spent = proxy.db(move |s| s.spend_refresh_token(&hash)).await;
     if !spent.map_err(storage_error)? {
         if let Err(e) = proxy.revoke_grant(&grant.id).await {
@@ -289,10 +326,17 @@ async fn refresh(
             "the refresh token was used twice at once; its grant is revoked",
         ));
     }
-    let (principal, rotated) = match proxy.upstream_identity(&tokens, &grant.id).await {
-        Ok(x) => x,
-        Err(why) => return Err(OAuthError::invalid_grant(why)),
-    };
+    Ok(())
+}
+
+/// Store `grant` for `principal`, with the narrower scope the refresh asks
+/// for, and issue its new tokens.
+async fn reissue(
+    proxy: &OAuthProxy,
+    mut grant: GrantRow,
+    principal: &Principal,
+    form: &Params,
+) -> Result<Response, OAuthError> {
     // A narrower scope may be asked for (RFC 6749 §6), never a wider one.
     if let Some(asked) = form.get("scope") {
         let held: Vec<&str> = grant.scope.split(' ').collect();
@@ -302,15 +346,15 @@ async fn refresh(
             .collect::<Vec<_>>()
             .join(" ");
     }
-    grant.principal = serde_json::to_string(&principal).map_err(storage_error)?;
-    grant.upstream = rotated.or(grant.upstream);
+    grant.principal = serde_json::to_string(principal).map_err(storage_error)?;
     let stored = grant.clone();
     (proxy.db(move |s| s.put_grant(&stored)).await).map_err(storage_error)?;
-    issue_tokens(proxy, &grant, &principal).await
+    issue_tokens(proxy, &grant, principal).await
 }
 
 /// Sign an access token for `grant` (and a refresh token when the grant can
-/// be refreshed upstream), record both by hash, and answer.
+/// be refreshed upstream, or in development mode), record both by hash,
+/// and answer.
 async fn issue_tokens(
     proxy: &OAuthProxy,
     grant: &GrantRow,
@@ -341,9 +385,10 @@ async fn issue_tokens(
         claims["email"] = json!(email);
     }
     let access = proxy.signer.sign(&claims).map_err(|e| failed(&e))?;
-    let refresh = match grant.upstream {
-        Some(_) => Some(seal::random_token().map_err(|e| failed(&e))?),
-        None => None,
+    let refreshable = grant.upstream.is_some() || matches!(proxy.sign_in, SignIn::Development);
+    let refresh = match refreshable {
+        true => Some(seal::random_token().map_err(|e| failed(&e))?),
+        false => None,
     };
     {
         let (grant_id, access_hash) = (grant.id.clone(), seal::digest(&access));

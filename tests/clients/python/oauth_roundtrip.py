@@ -15,6 +15,10 @@ the proxy shows the first time a user lets a client act for them) as the user wo
 `code`, `state` and `iss` from the redirect that points at our redirect URI, which is never
 contacted. Tokens and the registration live in memory only.
 
+Against `toolhost serve --dev` the authorization endpoint shows the development sign-in page
+instead: a form with a subject (filled in from `login_hint`) and roles; the handler submits it as
+a browser would, with the form's own values, the roles replaced by --roles when given.
+
 Then, like notes_roundtrip.py, it lists tools, calls notes_create {title, body}, then
 notes_list {"limit": 100}, and prints one JSON object:
     {"protocol_version", "server_name", "tools": [sorted names], "created": structuredContent,
@@ -60,16 +64,18 @@ since a person would normally be involved, so this is what keeps it from hanging
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
-CONSENT_ACTION = re.compile(r'<form method=post action="([^"]+)"')
-CONSENT_TICKET = re.compile(r'<input type=hidden name=ticket value="([^"]+)"')
+FORM_ACTION = re.compile(r'<form method=post action="([^"]+)"')
+FORM_INPUT = re.compile(r'<input (?:type=hidden )?name=(\w+) value="([^"]*)"')
 
 
-def _consent_form(page: str) -> tuple[str, str] | None:
-    """The consent page's form action and ticket, or None when `page` is not that page."""
-    action, ticket = CONSENT_ACTION.search(page), CONSENT_TICKET.search(page)
-    if action is None or ticket is None:
+def _page_form(page: str) -> tuple[str, dict[str, str]] | None:
+    """The action and field values of toolhost's consent or development sign-in form, or None
+    when `page` has no such form."""
+    action = FORM_ACTION.search(page)
+    fields = {name: html.unescape(value) for name, value in FORM_INPUT.findall(page)}
+    if action is None or "ticket" not in fields:
         return None
-    return html.unescape(action.group(1)), html.unescape(ticket.group(1))
+    return html.unescape(action.group(1)), fields
 
 
 class InMemoryTokenStorage:
@@ -112,8 +118,9 @@ def _redacted(url: str) -> str:
 class BrowserlessAuthorization:
     """The provider's redirect_handler and callback_handler: act as the user agent, no browser."""
 
-    def __init__(self, login_hint: str, redirect_uri: str) -> None:
+    def __init__(self, login_hint: str, redirect_uri: str, roles: str | None) -> None:
         self.login_hint = login_hint
+        self.roles = roles
         self.redirect_uri = redirect_uri
         self.authorizations = 0
         self._result: AuthorizationCodeResult | None = None
@@ -129,10 +136,12 @@ class BrowserlessAuthorization:
                 response = await http.get(url)
                 for _ in range(MAX_AUTHORIZATION_HOPS):
                     location = response.headers.get("location")
-                    form = _consent_form(response.text) if response.status_code == 200 else None
+                    form = _page_form(response.text) if response.status_code == 200 else None
                     if form is not None:
-                        url, ticket = urljoin(str(response.url), form[0]), form[1]
-                        response = await http.post(url, data={"ticket": ticket, "decision": "allow"})
+                        url, fields = urljoin(str(response.url), form[0]), form[1]
+                        if self.roles is not None and "roles" in fields:
+                            fields["roles"] = self.roles
+                        response = await http.post(url, data={**fields, "decision": "allow"})
                         continue
                     if response.status_code not in REDIRECT_STATUSES or not location:
                         raise OAuthFlowError(
@@ -172,10 +181,11 @@ def main() -> None:
     parser.add_argument("--title", default=DEFAULT_TITLE)
     parser.add_argument("--body", default=DEFAULT_BODY)
     parser.add_argument("--allow-tool-error", action="store_true")
+    parser.add_argument("--roles", help="roles typed into the development sign-in page")
     args = parser.parse_args()
 
     storage = InMemoryTokenStorage()
-    browserless = BrowserlessAuthorization(args.user, REDIRECT_URI)
+    browserless = BrowserlessAuthorization(args.user, REDIRECT_URI, args.roles)
     oauth = OAuthClientProvider(
         server_url=args.url,
         client_metadata=OAuthClientMetadata(
