@@ -4,7 +4,7 @@
 //! authorization code + PKCE, then the tools, as three different users.
 
 use toolhost::auth::AudiencePolicy;
-use toolhost_tests::standin::{StandIn, round_trip, titles};
+use toolhost_tests::standin::{StandIn, round_trip, titles, typescript_round_trip};
 use toolhost_tests::{TestServer, plugins};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,4 +64,39 @@ async fn an_off_the_shelf_client_gets_a_token_from_the_clerk_stand_in_and_calls_
         "{guest}"
     );
     assert_eq!(guest["listed"]["count"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_asks_for_the_advertised_scopes_gets_a_token_with_no_scopes_configured() {
+    let standin = StandIn::start();
+    let frontend = standin.url.clone();
+    let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], move |c| {
+        c.dev.enabled = false;
+        c.auth.clerk.frontend_api_url = Some(frontend);
+        // No scopes configured.
+    })
+    .await;
+    let base = server.url().trim_end_matches("/mcp").to_owned();
+    let prm: serde_json::Value =
+        reqwest::get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        prm["scopes_supported"],
+        serde_json::json!(["openid", "profile", "email"]),
+        "OpenID Connect's scopes are advertised by default"
+    );
+    // The TypeScript SDK asks for exactly what the metadata advertises, and
+    // with nothing advertised sends no scope, which the stand-in refuses.
+    let url = server.url();
+    let alice = tokio::task::spawn_blocking(move || {
+        typescript_round_trip(&url, "alice", None, "alice via typescript", false)
+    })
+    .await
+    .unwrap();
+    assert_eq!(titles(&alice), ["alice via typescript"], "{alice}");
+    assert_eq!(alice["oauth"]["scope"], "openid profile email", "{alice}");
 }

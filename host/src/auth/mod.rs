@@ -511,16 +511,19 @@ pub async fn build(
 /// The verifier of the OAuth proxy's own access tokens: issuer `issuer`
 /// (this server), keys `keys` (the proxy's), the audience always this
 /// resource, roles also from `upstream`'s resolver, and `revoked` consulted
-/// on every request. Tokens whose `iss` is `also`'s go to `also`.
+/// on every request. Tokens whose `iss` is `also`'s go to `also`. It
+/// advertises the proxy's `scopes`, not the provider's.
 pub(crate) fn build_for_proxy(
     upstream: &Authenticator,
     issuer: &str,
+    scopes: &[String],
     keys: &jsonwebtoken::jwk::JwkSet,
     revoked: RevocationCheck,
     also: Option<Arc<Authenticator>>,
 ) -> Arc<Authenticator> {
     let mut settings = upstream.settings.clone();
     settings.issuer = issuer.to_owned();
+    settings.scopes_supported = scopes.to_vec();
     settings.authorization_servers = vec![issuer.to_owned()];
     settings.audience = AudiencePolicy::Resource;
     settings.accept_session_tokens = false;

@@ -163,7 +163,8 @@ pub struct AuthConfig {
     pub accept_session_tokens: bool,
     /// Clock leeway for `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
-    /// Scopes advertised in metadata and challenges.
+    /// Scopes advertised in metadata and challenges \[default, with an
+    /// identity provider: [`PROVIDER_SCOPES`]\].
     pub scopes_supported: Vec<String>,
     /// Scopes every request must carry (403 `insufficient_scope` otherwise).
     pub required_scopes: Vec<String>,
@@ -329,6 +330,14 @@ pub fn no_provider() -> AuthConfigError {
     )
 }
 
+/// The scopes advertised when none are configured and tokens come from the
+/// identity provider: OpenID Connect's own, which Clerk and any OIDC
+/// provider grant. Clients that follow MCP ask for what the metadata
+/// advertises, and with nothing advertised send no `scope` at all, which
+/// an authorization server may refuse (oidc-provider does: "no scope was
+/// granted").
+pub const PROVIDER_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
 /// Resolve `config` for a server at `public_url`; `None` when no identity
 /// provider is configured and not in development mode (stdio only).
 pub fn resolve(
@@ -440,7 +449,10 @@ pub fn resolve(
         audience,
         accept_session_tokens: config.accept_session_tokens,
         leeway: Duration::from_secs(config.leeway_secs),
-        scopes_supported: config.scopes_supported.clone(),
+        scopes_supported: match (config.scopes_supported.is_empty(), provider) {
+            (true, Some(_)) => PROVIDER_SCOPES.map(str::to_owned).to_vec(),
+            _ => config.scopes_supported.clone(),
+        },
         role_claims: config.role_claims.clone(),
         jwks_policy: JwksPolicy {
             min_ttl: Duration::from_secs(config.jwks_min_ttl_secs),
@@ -507,6 +519,23 @@ mod tests {
         assert_eq!(
             split_origin("http://127.0.0.1:3001"),
             ("http://127.0.0.1:3001", "")
+        );
+    }
+
+    #[test]
+    fn openid_scopes_are_advertised_unless_scopes_are_configured() {
+        let mut c = with_public(AuthConfig::default());
+        c.clerk.frontend_api_url = Some("https://clerk.example.com".into());
+        assert_eq!(
+            resolve(&c, false).unwrap().scopes_supported,
+            ["openid", "profile", "email"]
+        );
+        c.scopes_supported = vec!["notes:read".into()];
+        assert_eq!(resolve(&c, false).unwrap().scopes_supported, ["notes:read"]);
+        let dev = with_public(AuthConfig::default());
+        assert!(
+            resolve(&dev, true).unwrap().scopes_supported.is_empty(),
+            "the development issuer has no scopes to ask for"
         );
     }
 

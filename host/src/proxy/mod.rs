@@ -283,8 +283,14 @@ impl OAuthProxy {
                 as auth::RevocationCheck
         };
         let also = matches!(sign_in, SignIn::Development).then(|| upstream_auth.clone());
-        let verifier =
-            auth::build_for_proxy(&upstream_auth, &settings.issuer, signer.jwks(), check, also);
+        let verifier = auth::build_for_proxy(
+            &upstream_auth,
+            &settings.issuer,
+            &settings.scopes_supported,
+            signer.jwks(),
+            check,
+            also,
+        );
         let burst = f64::from(settings.issue.registrations_per_minute);
         let proxy = Arc::new(OAuthProxy {
             sign_in,
