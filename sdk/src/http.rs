@@ -11,10 +11,8 @@
 //!
 //! fn count_projects(ctx: &Context) -> Result<usize, ToolError> {
 //!     let url = format!("{}projects", ctx.api_url("app")?);
-//!     let response = ctx.http().get(&url)?;
-//!     if !response.is_success() {
-//!         return Err(ToolError::Failed(format!("the app answered {}", response.status)));
-//!     }
+//!     // A status other than 2xx is an error that quotes the answer.
+//!     let response = ctx.http().get(&url)?.error_for_status()?;
 //!     let list: serde_json::Value = response.json()?;
 //!     Ok(list["projects"].as_array().map_or(0, Vec::len))
 //! }
@@ -85,6 +83,24 @@ impl Response {
         (200..300).contains(&self.status)
     }
 
+    /// The response itself for a 2xx status; otherwise an error that says
+    /// the status and quotes the start of the body (at most 500
+    /// characters), which is usually the API's own explanation.
+    pub fn error_for_status(self) -> Result<Response, HttpError> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        let answer: String = String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(ANSWER_QUOTED_CHARS)
+            .collect();
+        let answer = answer.trim();
+        Err(HttpError(match answer.is_empty() {
+            true => format!("the API answered {} with no body", self.status),
+            false => format!("the API answered {}: {answer}", self.status),
+        }))
+    }
+
     /// The first value of header `name` (any case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
         let found = self
@@ -110,6 +126,10 @@ impl Response {
         })
     }
 }
+
+/// How much of a failed response's body [`Response::error_for_status`]
+/// quotes.
+const ANSWER_QUOTED_CHARS: usize = 500;
 
 /// Why a request got no complete response. The message says what and why:
 /// a refusal by the host is reported in the host's words.
@@ -362,5 +382,41 @@ fn wasi_method(name: &str) -> types::Method {
         "DELETE" => types::Method::Delete,
         "OPTIONS" => types::Method::Options,
         _ => types::Method::Other(name.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_status_other_than_2xx_is_an_error_quoting_the_answer() {
+        let ok = answer(201, "{}").error_for_status().unwrap();
+        assert_eq!(ok.status, 201);
+        let e = answer(403, r#"{"error":"not yours"}"#).error_for_status();
+        assert_eq!(
+            e.unwrap_err().message(),
+            r#"the API answered 403: {"error":"not yours"}"#
+        );
+        assert_eq!(
+            answer(502, " \n").error_for_status().unwrap_err().message(),
+            "the API answered 502 with no body"
+        );
+        let long = "é".repeat(2000);
+        let message = answer(500, &long).error_for_status().unwrap_err();
+        assert_eq!(
+            message.message().chars().filter(|c| *c == 'é').count(),
+            ANSWER_QUOTED_CHARS,
+            "quoted by characters, never cut inside one"
+        );
+        assert!(answer(302, "").error_for_status().is_err(), "3xx too");
     }
 }

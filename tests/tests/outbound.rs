@@ -390,3 +390,24 @@ async fn limits_hold_and_a_failing_api_does_not_hold_up_the_rest() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_other_than_2xx_is_a_tool_error_quoting_the_application() {
+    // Granted without a credential: the application refuses every request.
+    let (server, _app) = start_with_app(&[plugins::PROJECTS_LIST], |config, app| {
+        let mut api = caller_api(format!("{}/api/", app.url));
+        api.auth = toolhost::config::ApiAuth::None;
+        api.audience = None;
+        config.apis.insert("app".into(), api);
+        grant(config, "projects_list", &["app"]);
+    })
+    .await;
+    let alice = client(&server, "alice").await;
+    let listed = call(&alice, "projects_list", json!({})).await;
+    assert_eq!(listed.is_error, Some(true));
+    let text = text(&listed);
+    assert!(
+        text.contains("the API answered 401: {\"error\":"),
+        "the status and the application's own words: {text}"
+    );
+}

@@ -40,13 +40,7 @@ impl Tool for ProjectsCreate {
 
     fn call(ctx: &Context, input: Input) -> Result<Project, ToolError> {
         let url = format!("{}projects", ctx.api_url("app")?);
-        let response = ctx.http().post_json(&url, &input)?;
-        if response.status != 201 {
-            let answer = String::from_utf8_lossy(&response.body);
-            let answer: String = answer.chars().take(500).collect();
-            let failed = format!("the app answered {}: {answer}", response.status);
-            return Err(ToolError::Failed(failed));
-        }
+        let response = ctx.http().post_json(&url, &input)?.error_for_status()?;
         Ok(response.json::<Created>()?.project)
     }
 

@@ -36,13 +36,7 @@ impl Tool for ProjectsList {
 
     fn call(ctx: &Context, _input: Input) -> Result<ProjectList, ToolError> {
         let url = format!("{}projects", ctx.api_url("app")?);
-        let response = ctx.http().get(&url)?;
-        if !response.is_success() {
-            let answer = String::from_utf8_lossy(&response.body);
-            let answer: String = answer.chars().take(500).collect();
-            let failed = format!("the app answered {}: {answer}", response.status);
-            return Err(ToolError::Failed(failed));
-        }
+        let response = ctx.http().get(&url)?.error_for_status()?;
         Ok(response.json()?)
     }
 
