@@ -13,7 +13,8 @@ BUNDLED     := notes_list notes_create
 POLYGLOT    := $(WASM_DIR)/polyglot
 JS_KIT      := sdk/js/build.sh sdk/js/build.mjs sdk/js/toolhost.js sdk/js/package-lock.json \
                sdk/js/wit/deps/wasi-cli/environment.wit
-PY_KIT      := sdk/python/build.sh sdk/python/toolhost.py sdk/python/requirements.txt
+PY_KIT      := sdk/python/build.sh sdk/python/toolhost.py sdk/python/requirements.txt \
+               $(wildcard sdk/python/wit/deps/*/*.wit)
 # What `make run` serves: a plugins folder and a data directory.
 RUN_DIR     := .toolhost
 TOOLHOST    := target/release/toolhost

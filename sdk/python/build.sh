@@ -54,9 +54,29 @@ cp -R "$plugin/." "$work/plugin/"
 cp "$here/toolhost.py" "$work/sdk/"
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
 
+# The kit's world: the contract's `tool` world, plus the standard WASI
+# interfaces the helper uses for ctx.http and ctx.api_url (wasi:http's
+# outgoing handler and wasi:cli's environment, 0.2.12 as wasmtime 48 serves
+# them; the WIT in wit/deps here is WASI's own).
+pkg=$(sed -n 's/^[[:space:]]*package[[:space:]]\{1,\}\([^;[:space:]]*\)[[:space:]]*;.*/\1/p' "$wit"/*.wit | head -n 1)
+[ -n "$pkg" ] || die "no .wit file in $wit declares a package"
+mkdir -p "$work/wit/deps/contract"
+cp "$wit"/*.wit "$work/wit/deps/contract/"
+[ ! -d "$wit/deps" ] || cp -R "$wit/deps/." "$work/wit/deps/"
+cp -R "$here/wit/deps/." "$work/wit/deps/"
+cat > "$work/wit/kit.wit" <<WIT
+package toolhost:python-kit;
+
+world tool {
+    include ${pkg%@*}/tool@${pkg#*@};
+    import wasi:http/outgoing-handler@0.2.12;
+    import wasi:cli/environment@0.2.12;
+}
+WIT
+
 # No VIRTUAL_ENV: componentize-py would add that environment's packages to the
 # component. No backtrace: an error in tool.py is reported as a Python traceback.
-env -u VIRTUAL_ENV RUST_LIB_BACKTRACE=0 "$venv/bin/componentize-py" --quiet -d "$wit" -w tool \
+env -u VIRTUAL_ENV RUST_LIB_BACKTRACE=0 "$venv/bin/componentize-py" --quiet -d "$work/wit" -w tool \
     componentize toolhost_app -p "$work" -p "$work/plugin" -p "$work/sdk" -o "$tmp"
 mv "$tmp" "$out"
 echo "build.sh: wrote $out ($(wc -c < "$out") bytes)" >&2

@@ -32,11 +32,16 @@ from typing import Any, Callable, Iterator, Optional
 # built, and at run time there is no file system to load more from.
 try:
     from componentize_py_types import Err
+    from wit_world.imports import environment as _wit_environment
     from wit_world.imports import log as _wit_log
+    from wit_world.imports import outgoing_handler as _wit_outgoing
     from wit_world.imports import store as _wit_store
-    from wit_world.imports import types as _wit_types
+    from wit_world.imports import streams as _wit_streams
+    from wit_world.imports import toolhost_plugin_types as _wit_types
+    from wit_world.imports import wasi_http_types as _wit_http
 except ImportError:  # outside a component (an editor, a unit test): no host services
-    Err = _wit_log = _wit_store = _wit_types = None
+    Err = _wit_environment = _wit_log = _wit_outgoing = _wit_store = _wit_streams = None
+    _wit_types = _wit_http = None
 
 __all__ = ["tool", "Tool", "ToolError", "StoreError", "Context", "Principal", "Bucket", "Entry", "log"]
 
@@ -246,10 +251,165 @@ class Principal:
         return f"Principal(subject={self.subject!r}, roles={list(self.roles)!r})"
 
 
+class HttpError(ToolError):
+    """A request that got no complete response, or (from ``raise_for_status``) an answer other
+    than 2xx. Its message says what and why; a refusal by the host is in the host's words. Left
+    unhandled, it fails the call as ``failed`` with that message."""
+
+    def __init__(self, message: str):
+        super().__init__("failed", message)
+
+
+class Response:
+    """A complete response: ``status``, ``headers`` (a list of (name, value), names in lowercase,
+    in the order received) and the whole ``body`` as bytes."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status < 300
+
+    def header(self, name: str) -> Optional[str]:
+        """The first value of header ``name`` (any case), or None."""
+        name = name.lower()
+        return next((v for n, v in self.headers if n == name), None)
+
+    def text(self) -> str:
+        """The body as UTF-8 text."""
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise HttpError(f"the response body is not UTF-8 text: {e}") from None
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise HttpError(f"the response body (status {self.status}) is not JSON: {e}") from None
+
+    def raise_for_status(self) -> "Response":
+        """This response for a 2xx status; otherwise raise an HttpError that says the status and
+        quotes the start of the body (at most 500 characters), usually the API's explanation."""
+        if self.ok:
+            return self
+        answer = self.body.decode("utf-8", "replace")[:_ANSWER_QUOTED_CHARS].strip()
+        if not answer:
+            raise HttpError(f"the API answered {self.status} with no body")
+        raise HttpError(f"the API answered {self.status}: {answer}")
+
+
+_ANSWER_QUOTED_CHARS = 500
+_CHUNK = 4096
+_METHODS = {"GET": "Method_Get", "HEAD": "Method_Head", "POST": "Method_Post", "PUT": "Method_Put",
+            "DELETE": "Method_Delete", "CONNECT": "Method_Connect", "OPTIONS": "Method_Options",
+            "TRACE": "Method_Trace", "PATCH": "Method_Patch"}
+
+
+def _http_error_text(code: Any) -> str:
+    """An ErrorCode of wasi:http in words (the host puts its refusals in internal-error)."""
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    value = getattr(code, "value", None)
+    if name == "InternalError" and value:
+        return str(value)
+    kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+    return kebab if value is None else f"{kebab}: {value}"
+
+
+class Http:
+    """Blocking HTTP to the APIs the operator granted this tool, over the standard
+    ``wasi:http/outgoing-handler``. The host checks every request against the grants and attaches
+    the credential itself, so a tool never holds a token; what it refuses fails with its reason."""
+
+    def get(self, url: str, headers: Optional[dict[str, str]] = None) -> Response:
+        """GET ``url``."""
+        return self.request("GET", url, headers)
+
+    def post_json(self, url: str, value: Any, headers: Optional[dict[str, str]] = None) -> Response:
+        """POST ``value`` as JSON to ``url``."""
+        sent = {"content-type": "application/json", **(headers or {})}
+        return self.request("POST", url, sent, json.dumps(value).encode())
+
+    def request(self, method: str, url: str, headers: Optional[dict[str, str]] = None,
+                body: bytes = b"") -> Response:
+        """Send ``method`` to the absolute http(s) ``url`` with ``headers`` and ``body``, and
+        read the whole response."""
+        if _wit_http is None:
+            raise RuntimeError("HTTP from a tool exists only inside a component")
+        match = re.fullmatch(r"(https?)://([^/?#]+)([^#]*)", url, re.IGNORECASE)
+        if match is None:
+            raise HttpError(f"{url!r} is not an absolute http or https URL")
+        scheme, authority, path = match.groups()
+        try:
+            fields = _wit_http.Fields.from_list(
+                [(name.lower(), str(value).encode()) for name, value in (headers or {}).items()])
+        except Err as e:
+            raise HttpError(f"{method} {url}: a header is not valid ({type(e.value).__name__})") from None
+        request = _wit_http.OutgoingRequest(fields)
+        known = _METHODS.get(method.upper())
+        request.set_method(getattr(_wit_http, known)() if known else _wit_http.Method_Other(method))
+        request.set_scheme(_wit_http.Scheme_Https() if scheme.lower() == "https" else _wit_http.Scheme_Http())
+        request.set_authority(authority)
+        request.set_path_with_query(path or "/")
+        outgoing = request.body()
+        with outgoing.write() as stream:
+            for start in range(0, len(body), _CHUNK):
+                stream.blocking_write_and_flush(body[start:start + _CHUNK])
+        _wit_http.OutgoingBody.finish(outgoing, None)
+        try:
+            future = _wit_outgoing.handle(request, None)
+        except Err as e:
+            raise HttpError(f"{method} {url}: {_http_error_text(e.value)}") from None
+        with future.subscribe() as ready:
+            ready.block()
+        # option<result<result<incoming-response, error-code>>>: present, once, after block().
+        answer = future.get()
+        if answer is None or isinstance(answer, Err):
+            raise HttpError(f"{method} {url}: no response")
+        if isinstance(answer.value, Err):
+            raise HttpError(f"{method} {url}: {_http_error_text(answer.value.value)}")
+        response = answer.value.value
+        status = response.status()
+        with response.headers() as fields:
+            received = [(n.lower(), v.decode("latin-1")) for n, v in fields.entries()]
+        incoming = response.consume()
+        chunks = []
+        with incoming.stream() as stream:
+            while True:
+                try:
+                    chunks.append(stream.blocking_read(65536))
+                except Err as e:
+                    if isinstance(e.value, _wit_streams.StreamError_Closed):
+                        break
+                    failed = e.value.value.to_debug_string()
+                    raise HttpError(f"{method} {url}: reading the body failed: {failed}") from None
+        return Response(status, received, b"".join(chunks))
+
+
+def api_url(name: str) -> str:
+    """The base URL of the API ``name`` granted to this tool (``[tools.<tool>] apis``), ending
+    in ``/``; a ToolError that says what to configure when it is not granted."""
+    if not (isinstance(name, str) and name):
+        raise TypeError(f"api_url takes the name of an API, not {name!r}")
+    variable = "TOOLHOST_API_" + re.sub("[a-z]", lambda m: m.group().upper(), name) + "_URL"
+    found = dict(_wit_environment.get_environment()).get(variable) if _wit_environment else None
+    if found is None:
+        raise ToolError("failed", f"the API {name!r} is not granted to this tool: ask the operator to "
+                        f"add apis = [{name!r}] to this tool's [tools.<tool name>] section")
+    return found
+
+
 class Context:
     """One call: who is calling, its request id, and the host services."""
 
     log = log
+    http = Http()
+    """Blocking HTTP to the granted APIs: ``ctx.http.get(ctx.api_url("app") + "projects")``."""
 
     def __init__(self, ctx):
         self.principal = Principal(ctx.principal)
@@ -258,6 +418,11 @@ class Context:
     def bucket(self, name: str) -> Bucket:
         """The caller's data in bucket ``name`` (shared between tools by name, never between callers)."""
         return Bucket(name)
+
+    @staticmethod
+    def api_url(name: str) -> str:
+        """The base URL of the API ``name`` granted to this tool; see ``api_url``."""
+        return api_url(name)
 
 
 def _schema_text(schema: Any, what: str) -> str:

@@ -51,6 +51,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "js_fetch.wasm",
         "JS_FETCH",
     ),
+    (
+        "tests/py_plugins/py_fetch",
+        "sdk/python/build.sh",
+        "py_fetch.wasm",
+        "PY_FETCH",
+    ),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
