@@ -61,7 +61,18 @@ impl PluginHarness {
         Principal::new(subject, roles.iter().copied())
     }
 
-    /// Call the plugin as `principal` with `arguments`.
+    /// The plugin's tool called `name` (a 0.2 component may serve several),
+    /// in the same runtime: `harness.tool("notes_list")?.call(...)`.
+    pub fn tool(&self, name: &str) -> Option<Self> {
+        Some(PluginHarness {
+            runtime: self.runtime.clone(),
+            plugin: self.plugin.component_tool(name)?,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Call the plugin (its first tool, or the one [`PluginHarness::tool`]
+    /// chose) as `principal` with `arguments`.
     pub fn call(
         &self,
         principal: &Principal,

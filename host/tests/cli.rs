@@ -3,7 +3,9 @@
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use toolhost_test_artifacts::{NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH};
+use toolhost_test_artifacts::{
+    MULTI_TOOLS, NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH,
+};
 
 fn toolhost(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_toolhost"))
@@ -183,18 +185,22 @@ fn a_caller_without_the_role_is_refused() {
 }
 
 #[test]
-fn inspect_prints_schema_roles_and_imports() {
+fn inspect_prints_contract_imports_and_each_tools_schema_roles_and_hints() {
     let cache = tempfile::tempdir().unwrap();
-    for (path, name, roles) in [
-        (NOTES_CREATE, "notes_create", vec!["member"]),
-        (NOTES_LIST, "notes_list", vec![]),
+    for (path, name, roles, read_only) in [
+        (NOTES_CREATE, "notes_create", vec!["member"], false),
+        (NOTES_LIST, "notes_list", vec![], true),
     ] {
         let out = toolhost(&["inspect", path], cache.path());
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let info = json(&out);
-        assert_eq!(info["name"], name);
-        assert_eq!(info["inputSchema"]["type"], "object");
-        assert_eq!(info["roles"], serde_json::json!(roles));
+        assert_eq!(info["contract"], "toolhost:plugin/tools@0.2.0");
+        let tool = &info["tools"][0];
+        assert_eq!(tool["name"], name);
+        assert_eq!(tool["inputSchema"]["type"], "object");
+        assert_eq!(tool["roles"], serde_json::json!(roles));
+        assert_eq!(tool["annotations"]["readOnlyHint"], read_only);
+        assert_eq!(tool["annotations"]["openWorldHint"], false);
         let imports: Vec<&str> = info["imports"]
             .as_array()
             .unwrap()
@@ -202,7 +208,7 @@ fn inspect_prints_schema_roles_and_imports() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert!(
-            imports.contains(&"toolhost:plugin/store@0.1.0"),
+            imports.contains(&"toolhost:plugin/store@0.2.0"),
             "{imports:?}"
         );
         assert!(
@@ -210,6 +216,69 @@ fn inspect_prints_schema_roles_and_imports() {
             "{imports:?}"
         );
     }
+    // The JavaScript kit builds the 0.1 contract: no hints.
+    let out = toolhost(&["inspect", NOTES_SEARCH], cache.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let info = json(&out);
+    assert_eq!(info["contract"], "toolhost:plugin/tool@0.1.0");
+    assert_eq!(info["tools"][0]["name"], "notes_search");
+    assert_eq!(info["tools"][0]["annotations"]["readOnlyHint"], Value::Null);
+    let out = toolhost(&["inspect", MULTI_TOOLS], cache.path());
+    let names: Vec<Value> = json(&out)["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "multi_echo",
+            "multi_media",
+            "multi_bad_block",
+            "multi_progress"
+        ]
+    );
+}
+
+#[test]
+fn call_of_a_component_with_several_tools_needs_tool() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = toolhost(&["call", MULTI_TOOLS, "--subject", "alice"], cache.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("has 4 tools (multi_echo, multi_media, multi_bad_block, multi_progress); choose one with --tool NAME"),
+        "{}",
+        stderr(&out)
+    );
+    let out = toolhost(
+        &["call", MULTI_TOOLS, "--tool", "nope", "--subject", "alice"],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("has no tool \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = toolhost(
+        &[
+            "call",
+            MULTI_TOOLS,
+            "--tool",
+            "multi_echo",
+            "--subject",
+            "alice",
+            "--args",
+            r#"{"text":"hi"}"#,
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["structuredContent"],
+        serde_json::json!({"text": "hi", "subject": "alice"})
+    );
 }
 
 #[test]
@@ -228,10 +297,7 @@ fn unloadable_files_exit_2_naming_the_file_and_the_reason() {
         (text_file.to_str().unwrap(), "not a WebAssembly component"),
         (core_module.to_str().unwrap(), "core WebAssembly module"),
         (truncated.to_str().unwrap(), "not a WebAssembly component"),
-        (
-            NOT_A_TOOL,
-            "does not implement the toolhost:plugin/tool@0.1.0 world",
-        ),
+        (NOT_A_TOOL, "does not implement a toolhost world"),
         (missing.to_str().unwrap(), "cannot read"),
     ];
     for (path, reason) in cases {

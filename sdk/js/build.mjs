@@ -37,7 +37,7 @@ function usage() {
 
 function parseArgs(argv) {
   const positional = [];
-  let wit = join(here, '..', '..', 'wit');
+  let wit = join(here, '..', '..', 'wit', '0.1');
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--wit') {
       wit = argv[++i] ?? usage();

@@ -1,5 +1,5 @@
 // Types of the toolhost JavaScript helper (module 'toolhost') and of the WIT
-// contract it wraps (wit/plugin.wit, package toolhost:plugin@0.1.0).
+// contract it wraps (wit/0.1/plugin.wit, package toolhost:plugin@0.1.0).
 //
 // Editors pick them up with a jsconfig.json/tsconfig.json in the plugin:
 //   { "compilerOptions": { "checkJs": true, "module": "es2022", "target": "es2022",

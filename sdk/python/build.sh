@@ -14,7 +14,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 venv=${TOOLHOST_PY_VENV:-$repo/target/componentize-py}
-wit=${TOOLHOST_WIT:-$repo/wit}
+wit=${TOOLHOST_WIT:-$repo/wit/0.1}
 
 die() { echo "build.sh: $*" >&2; exit 2; }
 

@@ -1,6 +1,6 @@
 //! What a tool knows about the call in progress.
 
-use crate::bindings::toolhost::plugin::types;
+use crate::bindings::toolhost::plugin::{call, types};
 use crate::error::ToolError;
 use crate::http::Http;
 use crate::store::Bucket;
@@ -98,8 +98,53 @@ impl Context {
         uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
     }
 
+    /// Tell the client how far the call got (MCP progress), when it asked
+    /// for progress: `done` must grow from one report to the next, `total`
+    /// when known. The host sends at most 100 reports per call: report
+    /// milestones, not every item.
+    pub fn report_progress(&self, done: f64, total: Option<f64>, message: Option<&str>) {
+        call::report_progress(done, total, message);
+    }
+
+    /// A log message for the client (MCP `notifications/message`), shown in
+    /// clients that display server logs; sent only at or above the level
+    /// the client asked for, at most 100 per call. `data` is any JSON value
+    /// (a string, an object). For the host's own log, see [`crate::log`].
+    pub fn notify_client(&self, level: ClientLevel, data: &serde_json::Value) {
+        call::notify(level.into_wit(), None, &data.to_string());
+    }
+
     /// `at` as an RFC 3339 UTC timestamp with milliseconds.
     pub fn rfc3339(&self, at: SystemTime) -> String {
         humantime::format_rfc3339_millis(at).to_string()
+    }
+}
+
+/// The severity of a log message for the client (MCP's levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum ClientLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl ClientLevel {
+    fn into_wit(self) -> call::Level {
+        match self {
+            ClientLevel::Debug => call::Level::Debug,
+            ClientLevel::Info => call::Level::Info,
+            ClientLevel::Notice => call::Level::Notice,
+            ClientLevel::Warning => call::Level::Warning,
+            ClientLevel::Error => call::Level::Error,
+            ClientLevel::Critical => call::Level::Critical,
+            ClientLevel::Alert => call::Level::Alert,
+            ClientLevel::Emergency => call::Level::Emergency,
+        }
     }
 }

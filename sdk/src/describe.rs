@@ -8,6 +8,16 @@ pub struct Describe {
     pub(crate) title: Option<String>,
     pub(crate) description: String,
     pub(crate) roles: Vec<String>,
+    pub(crate) annotations: Hints,
+}
+
+/// Behaviour hints; `None` leaves the client's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Hints {
+    pub(crate) read_only: Option<bool>,
+    pub(crate) destructive: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) open_world: Option<bool>,
 }
 
 impl Describe {
@@ -19,6 +29,7 @@ impl Describe {
             title: None,
             description: description.into(),
             roles: Vec::new(),
+            annotations: Hints::default(),
         }
     }
 
@@ -36,6 +47,34 @@ impl Describe {
         S: Into<String>,
     {
         self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The tool changes nothing (MCP `readOnlyHint`); clients may run it
+    /// without asking. A hint for clients: the host's policy ignores it.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.annotations.read_only = Some(yes);
+        self
+    }
+
+    /// Whether a change it makes may destroy data (MCP `destructiveHint`;
+    /// clients assume true unless told).
+    pub fn destructive(mut self, yes: bool) -> Self {
+        self.annotations.destructive = Some(yes);
+        self
+    }
+
+    /// Whether calling it again with the same arguments changes nothing more
+    /// (MCP `idempotentHint`).
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.annotations.idempotent = Some(yes);
+        self
+    }
+
+    /// Whether it reaches beyond the caller's own data, e.g. the web (MCP
+    /// `openWorldHint`; clients assume true unless told).
+    pub fn open_world(mut self, yes: bool) -> Self {
+        self.annotations.open_world = Some(yes);
         self
     }
 }

@@ -45,6 +45,7 @@
 //! Build it with `cargo build --release --target wasm32-wasip2`; the `.wasm`
 //! in `target/wasm32-wasip2/release/` is the component.
 
+mod content;
 mod context;
 mod describe;
 mod error;
@@ -52,7 +53,8 @@ pub mod http;
 pub mod log;
 mod store;
 
-pub use context::{Context, Principal};
+pub use content::Content;
+pub use context::{ClientLevel, Context, Principal};
 pub use describe::Describe;
 pub use error::ToolError;
 pub use http::{Http, HttpError};
@@ -63,8 +65,8 @@ pub use store::{Bucket, Entry, Scan, StoreError};
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
-        world: "toolhost:plugin/tool@0.1.0",
+        path: "../wit/0.2",
+        world: "toolhost:plugin/tools@0.2.0",
         pub_export_macro: true,
         export_macro_name: "__export_tool_world",
         default_bindings_module: "toolhost_sdk::bindings",
@@ -73,7 +75,7 @@ pub mod bindings {
 
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
-    pub use crate::{Bucket, Context, Describe, Entry, Principal, Tool, ToolError};
+    pub use crate::{Bucket, Content, Context, Describe, Entry, Principal, Tool, ToolError};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }
@@ -103,13 +105,19 @@ pub trait Tool {
     fn render(output: &Self::Output) -> String {
         serde_json::to_string(output).unwrap_or_default()
     }
+
+    /// The content blocks of a result (images, audio, resource links,
+    /// embedded resources, text). Defaults to one text block, [`Tool::render`].
+    fn content(output: &Self::Output) -> Vec<Content> {
+        vec![Content::text(Self::render(output))]
+    }
 }
 
 /// The glue between a [`Tool`] and the WIT exports; used by [`export_tool!`].
 #[doc(hidden)]
 pub mod export {
     use crate::bindings::toolhost::plugin::types;
-    use crate::{Context, Tool, ToolError};
+    use crate::{Content, Context, Tool, ToolError};
 
     /// Formats JSON Schema defines; schemars also emits Rust-specific ones
     /// (`uint32`, `int64`, `double`, …) that strict validators warn about.
@@ -158,7 +166,7 @@ pub mod export {
         schema.to_string()
     }
 
-    /// `describe` for tool `T`.
+    /// What `describe` says about tool `T`.
     pub fn describe<T: Tool>() -> types::ToolInfo {
         let d = T::describe();
         types::ToolInfo {
@@ -168,6 +176,42 @@ pub mod export {
             input_schema: schema_of::<T::Input>(),
             output_schema: Some(schema_of::<T::Output>()),
             roles: d.roles,
+            annotations: types::Annotations {
+                read_only: d.annotations.read_only,
+                destructive: d.annotations.destructive,
+                idempotent: d.annotations.idempotent,
+                open_world: d.annotations.open_world,
+            },
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The component's `describe`: its tools.
+    pub fn component(tools: Vec<types::ToolInfo>) -> types::ComponentInfo {
+        types::ComponentInfo {
+            tools,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// One tool of a component: its name and how to call it.
+    pub type Entry = (
+        fn() -> crate::Describe,
+        fn(types::CallContext, String) -> Result<types::ToolOutput, types::ToolError>,
+    );
+
+    /// The component's `call`: run the tool called `tool`.
+    pub fn dispatch(
+        tools: &[Entry],
+        ctx: types::CallContext,
+        tool: &str,
+        arguments: String,
+    ) -> Result<types::ToolOutput, types::ToolError> {
+        match tools.iter().find(|(describe, _)| describe().name == tool) {
+            Some((_, call)) => call(ctx, arguments),
+            None => {
+                Err(ToolError::Failed(format!("this component has no tool {tool:?}")).into_wit())
+            }
         }
     }
 
@@ -183,34 +227,49 @@ pub mod export {
         let structured = serde_json::to_string(&output)
             .map_err(|e| ToolError::Failed(format!("cannot serialize result: {e}")).into_wit())?;
         Ok(types::ToolOutput {
-            content: vec![types::Content::Text(T::render(&output))],
+            content: T::content(&output)
+                .into_iter()
+                .map(Content::into_wit)
+                .collect(),
             structured: Some(structured),
         })
     }
 }
 
-/// Export a [`Tool`] as the component's `describe` and `call`.
-///
-/// Use it once per crate, at the top level: `toolhost_sdk::export_tool!(MyTool);`
+/// Export one or more [`Tool`]s as the component's `describe` and `call`:
+/// `toolhost_sdk::export_tools!(ListNotes, CreateNote);`. Use it once per
+/// crate, at the top level. Tool names must differ (the host refuses a
+/// component that declares a name twice).
 #[macro_export]
-macro_rules! export_tool {
-    ($tool:ty) => {
+macro_rules! export_tools {
+    ($($tool:ty),+ $(,)?) => {
         const _: () = {
             struct __ToolhostExport;
 
             impl $crate::bindings::Guest for __ToolhostExport {
-                fn describe() -> $crate::bindings::toolhost::plugin::types::ToolInfo {
-                    $crate::export::describe::<$tool>()
+                fn describe() -> $crate::bindings::toolhost::plugin::types::ComponentInfo {
+                    $crate::export::component(::std::vec![
+                        $($crate::export::describe::<$tool>()),+
+                    ])
                 }
 
                 fn call(
                     ctx: $crate::bindings::toolhost::plugin::types::CallContext,
+                    tool: ::std::string::String,
                     arguments: ::std::string::String,
                 ) -> ::std::result::Result<
                     $crate::bindings::toolhost::plugin::types::ToolOutput,
                     $crate::bindings::toolhost::plugin::types::ToolError,
                 > {
-                    $crate::export::call::<$tool>(ctx, arguments)
+                    $crate::export::dispatch(
+                        &[$((
+                            <$tool as $crate::Tool>::describe as fn() -> $crate::Describe,
+                            $crate::export::call::<$tool>,
+                        )),+],
+                        ctx,
+                        &tool,
+                        arguments,
+                    )
                 }
             }
 
@@ -218,5 +277,14 @@ macro_rules! export_tool {
                 __ToolhostExport with_types_in $crate::bindings
             );
         };
+    };
+}
+
+/// Export a single [`Tool`]: `toolhost_sdk::export_tool!(MyTool);` is
+/// [`export_tools!`] with one tool.
+#[macro_export]
+macro_rules! export_tool {
+    ($tool:ty) => {
+        $crate::export_tools!($tool);
     };
 }

@@ -27,6 +27,8 @@ const PLUGINS: &[(&str, &str)] = &[
     ("hostile_socket", "HOSTILE_SOCKET"),
     ("hostile_trap", "HOSTILE_TRAP"),
     ("outbound_probe", "OUTBOUND_PROBE"),
+    ("multi_tools", "MULTI_TOOLS"),
+    ("duplicate_names", "DUPLICATE_NAMES"),
 ];
 /// (plugin directory, build script, output file, constant) for each tool
 /// written in another language, built by its kit in `sdk/`. Test tools of
@@ -146,7 +148,7 @@ fn build_polyglot(workspace: &Path, dir: &str, script: &str, out: &Path) {
     let inputs = [
         workspace.join(dir),
         workspace.join(kit),
-        workspace.join("wit"),
+        workspace.join("wit/0.1"),
     ];
     let built = std::fs::metadata(out).and_then(|m| m.modified()).ok();
     if built.is_some_and(|built| inputs.iter().all(|i| newest(i) < built)) {

@@ -48,6 +48,7 @@ fn same_info(plugin: &Plugin, name: &str) -> ToolInfo {
         input_schema: copy(&info.input_schema),
         output_schema: info.output_schema.as_ref().map(copy),
         roles: info.roles.clone(),
+        annotations: info.annotations,
     }
 }
 

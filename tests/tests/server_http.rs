@@ -243,7 +243,7 @@ async fn broken_files_never_replace_a_working_version() {
         (text.to_str().unwrap(), "not a WebAssembly component"),
         (
             plugins::NOT_A_TOOL,
-            "does not implement the toolhost:plugin/tool@0.1.0 world",
+            "does not implement a toolhost world (toolhost:plugin/tool@0.1.0 or toolhost:plugin/tools@0.2.0)",
         ),
         (plugins::DESCRIBE_PANICS, "describe() failed"),
         (plugins::BAD_SCHEMA, "\"type\" must be \"object\""),

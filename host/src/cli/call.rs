@@ -15,6 +15,9 @@ use toolhost::{Config, Principal, result};
 pub struct CallArgs {
     /// The plugin component (.wasm).
     plugin: PathBuf,
+    /// Which of the component's tools to call (needed when it has several).
+    #[arg(long, value_name = "NAME")]
+    tool: Option<String>,
     /// The caller's subject (user id); storage is partitioned by it.
     #[arg(long)]
     subject: String,
@@ -60,7 +63,8 @@ fn call(args: CallArgs) -> Result<u8, String> {
     };
     let settings = config.resolve().map_err(|e| e.to_string())?;
     let runtime = runtime(&args.cache, args.data.as_deref(), settings.runtime.clone())?;
-    let plugin = runtime.load_file(&args.plugin).map_err(|e| e.to_string())?;
+    let loaded = runtime.load_file(&args.plugin).map_err(|e| e.to_string())?;
+    let plugin = pick_tool(&loaded, args.tool.as_deref())?;
     let arguments = match serde_json::from_str::<serde_json::Value>(&args.args) {
         Ok(value) => value,
         Err(e) => {
@@ -81,6 +85,7 @@ fn call(args: CallArgs) -> Result<u8, String> {
     let name = plugin.name().to_owned();
     let registry = Registry::new();
     registry.publish(BTreeMap::from([(name.clone(), plugin)]));
+    drop(loaded);
     let (outbound, _) = Outbound::open(
         &settings.outbound,
         args.data.as_deref(),
@@ -116,4 +121,29 @@ fn call(args: CallArgs) -> Result<u8, String> {
     let result = result::from_outcome(outcome);
     print_json(&serde_json::to_value(&result).unwrap_or_default());
     Ok(if failed { EXIT_TOOL_ERROR } else { EXIT_OK })
+}
+
+/// The tool `--tool` names, or the only one.
+fn pick_tool(
+    loaded: &toolhost::runtime::Plugin,
+    tool: Option<&str>,
+) -> Result<toolhost::runtime::Plugin, String> {
+    let names: Vec<String> = loaded
+        .component_tools()
+        .map(|t| t.name().to_owned())
+        .collect();
+    match tool {
+        Some(name) => loaded.component_tool(name).ok_or_else(|| {
+            format!(
+                "the component has no tool {name:?}; it has {}",
+                names.join(", ")
+            )
+        }),
+        None if names.len() == 1 => Ok(loaded.clone()),
+        None => Err(format!(
+            "the component has {} tools ({}); choose one with --tool NAME",
+            names.len(),
+            names.join(", ")
+        )),
+    }
 }

@@ -1,4 +1,5 @@
-//! `toolhost inspect`: what a plugin says about itself, and what it imports.
+//! `toolhost inspect`: what a plugin says about itself (each of its tools),
+//! and what it imports.
 
 use super::{CacheArgs, EXIT_OK, EXIT_USAGE, print_json, runtime};
 use serde_json::json;
@@ -22,16 +23,32 @@ pub fn run(args: InspectArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let info = plugin.info();
+    let tools: Vec<_> = plugin
+        .component_tools()
+        .map(|tool| {
+            let info = tool.info();
+            let a = info.annotations;
+            json!({
+                "name": info.name,
+                "title": info.title,
+                "description": info.description,
+                "inputSchema": info.input_schema.as_json(),
+                "outputSchema": info.output_schema.as_ref().map(|s| s.as_json()),
+                "roles": info.roles,
+                "annotations": {
+                    "readOnlyHint": a.read_only,
+                    "destructiveHint": a.destructive,
+                    "idempotentHint": a.idempotent,
+                    "openWorldHint": a.open_world,
+                },
+            })
+        })
+        .collect();
     print_json(&json!({
-        "name": info.name,
-        "title": info.title,
-        "description": info.description,
-        "inputSchema": info.input_schema.as_json(),
-        "outputSchema": info.output_schema.as_ref().map(|s| s.as_json()),
-        "roles": info.roles,
+        "contract": plugin.contract().world(),
         "version": plugin.content_hash(),
         "imports": plugin.imports(),
+        "tools": tools,
     }));
     EXIT_OK
 }

@@ -21,7 +21,7 @@ use crate::clock::SharedClock;
 use crate::outbound::Outbound;
 use crate::policy::{Denial, Policy, Rejection};
 use crate::registry::Registry;
-use crate::runtime::{CallError, ToolOutput};
+use crate::runtime::{CallError, CallLinks, Cancel, EventSink, ToolOutput};
 use crate::storage::Store;
 use crate::storage::audit::AuditRecord;
 use audit::AuditLog;
@@ -29,16 +29,41 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// How one call is to run. More settings arrive with later features
-/// (cancellation, progress, outbound grants), so build it with
-/// `CallOptions::default()` and set fields.
+/// (progress, elicitation), so build it with `CallOptions::default()` and
+/// set fields.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CallOptions {
     /// The request id to use (in logs, the audit trail and the tool's
     /// context); by default the dispatcher makes one.
     pub request_id: Option<String>,
+    /// Cancelled when the client cancels the request: the instance stops.
+    /// Dropping the call's future (the client went away) stops it too.
+    pub cancel: Option<CancellationToken>,
+    /// Where the call's progress reports and log messages for the client
+    /// go (nowhere by default).
+    pub events: Option<EventSink>,
+}
+
+/// Raises a call's [`Cancel`] when dropped unless disarmed: a call whose
+/// caller stopped waiting does not run on.
+struct CancelOnDrop(Option<Cancel>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.cancel();
+        }
+    }
 }
 
 /// Why a call produced no output.
@@ -301,8 +326,8 @@ impl Dispatcher {
                 return Err(failure);
             }
         };
-        let _in_flight = self.in_flight.enter();
-        let _admitted = match self.policy.admit(&principal.subject, &allowed).await {
+        let in_flight = self.in_flight.enter();
+        let admitted = match self.policy.admit(&principal.subject, &allowed).await {
             Ok(admitted) => admitted,
             Err(rejection) => {
                 span.in_scope(|| {
@@ -338,21 +363,33 @@ impl Dispatcher {
                     started + limits.timeout(),
                 )
             });
-            tokio::task::spawn_blocking(move || {
+            let links = CallLinks {
+                grant: Some(grant),
+                cancel: Cancel::new(),
+                events: options.events,
+            };
+            let guard = CancelOnDrop(Some(links.cancel.clone()));
+            let stop = links.cancel.clone();
+            let mut running = tokio::task::spawn_blocking(move || {
+                // The call counts as in flight and holds its slot until its
+                // instance is gone, even if its caller stopped waiting.
+                let _held = (in_flight, admitted);
                 let _entered = span.enter();
                 crate::storage::blocking_section(|| {
-                    entry.call(
-                        &principal,
-                        &request_id,
-                        &arguments,
-                        &limits,
-                        &store,
-                        Some(grant),
-                    )
+                    entry.call(&principal, &request_id, &arguments, &limits, &store, &links)
                 })
-            })
-            .await
-            .unwrap_or_else(|e| {
+            });
+            let token = options.cancel.unwrap_or_default();
+            let joined = tokio::select! {
+                joined = &mut running => joined,
+                () = token.cancelled() => {
+                    tracing::info!(tool, reason = "the client cancelled the request", "stopping the call");
+                    stop.cancel();
+                    running.await
+                }
+            };
+            guard.disarm();
+            joined.unwrap_or_else(|e| {
                 Err(CallError::Trap {
                     tool: tool.to_owned(),
                     version,

@@ -278,6 +278,7 @@ mod tests {
             input_schema: ObjectSchema::compile(r#"{"type":"object"}"#).unwrap(),
             output_schema: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
+            annotations: Default::default(),
         }
     }
 

@@ -8,7 +8,8 @@
 //!   the file;
 //! - two files claiming one name: the one already serving it stays, the other
 //!   is refused (logged once, naming both); at start-up the first in path order
-//!   wins; when the serving file goes away, the other takes over;
+//!   wins; when the serving file goes away, the other takes over. A file
+//!   serves all of its tools (a 0.2 component may have several) or none;
 //! - a file modified less than `settle` ago is left for the next reconcile, so
 //!   a copy in progress is not reported as broken.
 
@@ -219,8 +220,12 @@ impl PluginDir {
                 Outcome::Loaded(plugin, hash) => {
                     metrics::counter!("toolhost_plugin_loads_total", "outcome" => "loaded")
                         .increment(1);
+                    let tools: Vec<String> = plugin
+                        .component_tools()
+                        .map(|t| t.name().to_owned())
+                        .collect();
                     tracing::info!(
-                        path = %path.display(), tool = plugin.name(), version = plugin.version(),
+                        path = %path.display(), tools = ?tools, version = plugin.version(),
                         cache = ?plugin.load_report().cache,
                         load_ms = plugin.load_report().total.as_secs_f64() * 1e3,
                         "plugin loaded"
@@ -248,34 +253,49 @@ impl PluginDir {
     }
 
     /// Decide which file serves each name: current owners keep their names.
+    /// A file serves all of its tools or none: one that declares a name
+    /// another file serves is refused as a whole.
     fn assign_names(&mut self) -> BTreeMap<String, Plugin> {
         let mut owners: HashMap<String, PathBuf> = HashMap::new();
         for (name, path) in &self.owners {
             if let Some(plugin) = self.files.get(path).and_then(|s| s.good.as_ref())
-                && plugin.name() == name
+                && plugin.component_tool(name).is_some()
             {
                 owners.insert(name.clone(), path.clone());
             }
         }
         for (path, state) in self.files.iter_mut() {
             let Some(plugin) = &state.good else { continue };
-            let duplicate = format!("another file serves the tool {:?}", plugin.name());
-            if state.problem.as_deref() == Some(duplicate.as_str()) {
+            if state
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with(DUPLICATE))
+            {
                 state.problem = None;
             }
-            match owners.get(plugin.name()) {
+            let names: Vec<String> = plugin
+                .component_tools()
+                .map(|t| t.name().to_owned())
+                .collect();
+            let taken = names
+                .iter()
+                .find_map(|n| Some((n, owners.get(n).filter(|o| *o != path)?)));
+            match taken {
                 None => {
-                    owners.insert(plugin.name().to_owned(), path.clone());
+                    for name in names {
+                        owners.insert(name, path.clone());
+                    }
                 }
-                Some(owner) if owner == path => {}
-                Some(owner) => {
-                    state.problem.get_or_insert(duplicate);
+                Some((name, owner)) => {
+                    let owner = owner.clone();
+                    owners.retain(|_, o| o != path);
+                    state.problem.get_or_insert(format!("{DUPLICATE} {name:?}"));
                     if self
                         .refused
                         .insert((path.clone(), plugin.content_hash().to_owned()))
                     {
                         tracing::warn!(
-                            tool = plugin.name(), serving = %owner.display(), refused = %path.display(),
+                            tool = name.as_str(), serving = %owner.display(), refused = %path.display(),
                             "two plugin files provide the same tool; the one already serving it stays"
                         );
                     }
@@ -286,12 +306,15 @@ impl PluginDir {
         self.owners
             .iter()
             .filter_map(|(name, path)| {
-                let plugin = self.files.get(path)?.good.clone()?;
+                let plugin = self.files.get(path)?.good.as_ref()?.component_tool(name)?;
                 Some((name.clone(), plugin))
             })
             .collect()
     }
 }
+
+/// How a problem of a file refused for a taken name starts.
+const DUPLICATE: &str = "another file serves the tool";
 
 enum Outcome {
     /// Same bytes as last time (only the timestamp changed).

@@ -15,7 +15,7 @@ pub use directory::{PluginDir, Reconciled};
 pub use watcher::{WatchConfig, spawn_watcher};
 
 use crate::Principal;
-use crate::runtime::{CallError, Limits, Plugin, ToolInfo, ToolOutput};
+use crate::runtime::{CallError, CallLinks, Limits, Plugin, ToolInfo, ToolOutput};
 use crate::storage::Store;
 use native::{NativeCall, NativeTool};
 use serde_json::Value;
@@ -75,7 +75,8 @@ impl Entry {
 
     /// Run one call as `principal` under `limits` (a plugin's sandbox
     /// limits; a native tool has none), a plugin reaching the APIs of
-    /// `grant`. Blocking: run it on a thread that may block.
+    /// `links.grant`, stopping when `links.cancel` is raised and notifying
+    /// `links.events` (a native tool runs to its end and notifies nothing). Blocking: run it on a thread that may block.
     pub fn call(
         &self,
         principal: &Principal,
@@ -83,11 +84,11 @@ impl Entry {
         arguments: &Value,
         limits: &Limits,
         store: &Store,
-        grant: Option<Arc<crate::outbound::Grant>>,
+        links: &CallLinks,
     ) -> Result<ToolOutput, CallError> {
         match self {
             Entry::Plugin(plugin) => {
-                plugin.call_with_limits(principal, request_id, arguments, limits, grant)
+                plugin.call_with_limits(principal, request_id, arguments, limits, links)
             }
             Entry::Native(tool) => native::run(
                 &**tool,

@@ -35,6 +35,7 @@
 //!     input_schema: ObjectSchema::compile(r#"{"type": "object"}"#).unwrap(),
 //!     output_schema: None,
 //!     roles: vec![],
+//!     annotations: Default::default(),
 //! });
 //! # let _ = echo;
 //! // host.add_native_tool(std::sync::Arc::new(echo));

@@ -37,7 +37,9 @@ pub enum LoadError {
         reason: String,
     },
     /// The component does not export the tool world.
-    #[error("{path}: does not implement the toolhost:plugin/tool@0.1.0 world: {reason}")]
+    #[error(
+        "{path}: does not implement a toolhost world (toolhost:plugin/tool@0.1.0 or toolhost:plugin/tools@0.2.0): {reason}"
+    )]
     WrongWorld {
         /// The file.
         path: PathBuf,
@@ -111,6 +113,14 @@ pub enum CallError {
         /// The deadline.
         after: Duration,
     },
+    /// The client cancelled the call (or went away) and it was stopped.
+    #[error("{tool} (plugin {version}) was cancelled")]
+    Cancelled {
+        /// The tool.
+        tool: String,
+        /// Short content hash of the plugin.
+        version: String,
+    },
     /// The instance tried to grow memory past the limit.
     #[error("{tool} (plugin {version}) hit the memory limit of {limit_bytes} bytes")]
     MemoryLimit {
@@ -153,13 +163,14 @@ pub enum CallError {
 
 impl CallError {
     /// A short name of the kind of failure, for metrics and the audit
-    /// trail: `invalid_arguments`, `tool_error`, `timeout`, `memory_limit`,
-    /// `trap`, `invalid_output` or `instantiate`.
+    /// trail: `invalid_arguments`, `tool_error`, `timeout`, `cancelled`,
+    /// `memory_limit`, `trap`, `invalid_output` or `instantiate`.
     pub fn kind(&self) -> &'static str {
         match self {
             CallError::InvalidArguments { .. } => "invalid_arguments",
             CallError::Tool { .. } => "tool_error",
             CallError::Timeout { .. } => "timeout",
+            CallError::Cancelled { .. } => "cancelled",
             CallError::MemoryLimit { .. } => "memory_limit",
             CallError::Trap { .. } => "trap",
             CallError::InvalidOutput { .. } => "invalid_output",

@@ -1,7 +1,8 @@
 //! The state of one call's `Store`: the capabilities' per-call state, the
 //! resource limiter, and nothing else.
 
-use super::bindings::types;
+use super::bindings::{v1, v2};
+use super::capabilities::events::EventsCall;
 use super::capabilities::http::HttpCall;
 use super::capabilities::log::LogCall;
 use super::capabilities::store::StoreCall;
@@ -18,6 +19,7 @@ pub(crate) struct HostState {
     pub(crate) http: HttpCall,
     pub(crate) store: StoreCall,
     pub(crate) log: LogCall,
+    pub(crate) events: EventsCall,
     pub(crate) limiter: Limiter,
 }
 
@@ -29,6 +31,7 @@ impl HostState {
         store: Store,
         limits: &super::Limits,
         grant: Option<Arc<crate::outbound::Grant>>,
+        events: Option<super::EventSink>,
     ) -> Self {
         let env = grant.as_ref().map(|g| g.environment()).unwrap_or_default();
         HostState {
@@ -36,6 +39,7 @@ impl HostState {
             http: HttpCall::new(grant),
             store: StoreCall::new(store, subject),
             log: LogCall::new(tool, request_id, limits.log_bytes),
+            events: EventsCall::new(events),
             limiter: Limiter::new(limits.memory_bytes, limits.table_elements),
         }
     }
@@ -44,12 +48,16 @@ impl HostState {
     pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         super::capabilities::wasi::add_to_linker(linker)?;
         super::capabilities::http::add_to_linker(linker)?;
-        types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+        v1::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+        v2::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
         super::capabilities::store::add_to_linker::<HostState, HasSelf<StoreCall>>(linker, |s| {
             &mut s.store
         })?;
         super::capabilities::log::add_to_linker::<HostState, HasSelf<LogCall>>(linker, |s| {
             &mut s.log
+        })?;
+        super::capabilities::events::add_to_linker::<HostState, HasSelf<EventsCall>>(linker, |s| {
+            &mut s.events
         })
     }
 }
@@ -70,7 +78,8 @@ impl WasiHttpView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+impl v1::types::Host for HostState {}
+impl v2::types::Host for HostState {}
 
 /// Caps memory and table growth, and remembers a refused growth so that the
 /// trap that usually follows can be reported as "memory limit", not as a bug.

@@ -17,13 +17,16 @@ mod limits;
 mod output;
 mod plugin;
 mod schema;
+mod signals;
 
 pub use cache::{ArtifactCache, CacheOutcome, Pruned, UNUSED_BUDGET_BYTES, content_hash};
+pub use capabilities::events::{MAX_NOTIFY, MAX_PROGRESS};
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
-pub use output::{Content, ToolOutput};
-pub use plugin::{LoadReport, Plugin, ToolInfo, is_tool_name};
+pub use output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
+pub use plugin::{Annotations, Contract, LoadReport, Plugin, ToolInfo, is_tool_name};
 pub use schema::{ObjectSchema, SchemaError};
+pub use signals::{CallEvent, CallLinks, Cancel, ClientLevel, EventSink};
 
 use crate::storage::Store;
 use host_state::HostState;

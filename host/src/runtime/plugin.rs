@@ -1,11 +1,12 @@
 //! A loaded plugin version: compiled, linked, described, ready to call.
 
-use super::bindings::{self, types};
+use super::bindings::{v1, v2};
 use super::cache::{CacheOutcome, content_hash};
 use super::error::{CallError, LoadError, ToolError};
 use super::host_state::HostState;
-use super::output::{Content, ToolOutput};
+use super::output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
 use super::schema::ObjectSchema;
+use super::signals::{CallLinks, Cancelled};
 use super::{EPOCH_TICK, Limits, Shared};
 use crate::principal::Principal;
 use serde_json::Value;
@@ -30,6 +31,51 @@ pub struct ToolInfo {
     pub output_schema: Option<ObjectSchema>,
     /// Roles allowed by default (any of them); empty means any caller.
     pub roles: Vec<String>,
+    /// Behaviour hints for clients (MCP tool annotations).
+    pub annotations: Annotations,
+}
+
+/// Hints about a tool's behaviour, passed to clients as MCP tool
+/// annotations; `None` leaves the client's default. Hints only: the host's
+/// policy never relies on them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// The tool changes nothing (`readOnlyHint`).
+    pub read_only: Option<bool>,
+    /// A change it makes may destroy data (`destructiveHint`).
+    pub destructive: Option<bool>,
+    /// Repeating a call with the same arguments changes nothing more
+    /// (`idempotentHint`).
+    pub idempotent: Option<bool>,
+    /// It reaches beyond the caller's own data (`openWorldHint`).
+    pub open_world: Option<bool>,
+}
+
+impl Annotations {
+    /// True when no hint is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Annotations::default()
+    }
+}
+
+/// Which version of the contract a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Contract {
+    /// `toolhost:plugin/tool@0.1.0`: one tool.
+    V0_1,
+    /// `toolhost:plugin/tools@0.2.0`: any number of tools.
+    V0_2,
+}
+
+impl Contract {
+    /// The world's full name.
+    pub fn world(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "toolhost:plugin/tool@0.1.0",
+            Contract::V0_2 => "toolhost:plugin/tools@0.2.0",
+        }
+    }
 }
 
 /// How a load went, for logs and benchmarks.
@@ -43,19 +89,28 @@ pub struct LoadReport {
     pub total: Duration,
 }
 
-/// One loaded version of a tool. Cheap to clone; a call in progress keeps its
+/// One tool of a loaded component version (a 0.1 component has one tool, a
+/// 0.2 component any number). Cheap to clone; a call in progress keeps its
 /// version alive even if a newer one replaces it.
 #[derive(Clone)]
 pub struct Plugin {
     inner: Arc<Inner>,
+    /// Which of the component's tools this is.
+    index: usize,
+}
+
+/// The component's exports, prepared once per loaded version.
+enum Pre {
+    V0_1(v1::ToolPre<HostState>),
+    V0_2(v2::ToolsPre<HostState>),
 }
 
 struct Inner {
-    info: ToolInfo,
+    tools: Vec<ToolInfo>,
     hash: String,
     path: PathBuf,
     imports: Vec<String>,
-    pre: bindings::ToolPre<HostState>,
+    pre: Pre,
     shared: Arc<Shared>,
     report: LoadReport,
 }
@@ -63,7 +118,7 @@ struct Inner {
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
-            .field("name", &self.inner.info.name)
+            .field("name", &self.name())
             .field("version", &self.version())
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
@@ -114,31 +169,42 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
             path: path.to_path_buf(),
             reason: format!("{e:#}"),
         })?;
-    let pre = bindings::ToolPre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
-        path: path.to_path_buf(),
-        reason: format!("{e:#}"),
-    })?;
-    let raw = describe(shared, &pre, &hash).map_err(|reason| LoadError::Describe {
-        path: path.to_path_buf(),
-        reason,
-    })?;
-    let info = validate_info(raw).map_err(|reason| LoadError::InvalidInfo {
-        path: path.to_path_buf(),
-        reason,
-    })?;
+    let pre = match v2::ToolsPre::new(instance_pre.clone()) {
+        Ok(pre) => Pre::V0_2(pre),
+        Err(v2_error) => match v1::ToolPre::new(instance_pre) {
+            Ok(pre) => Pre::V0_1(pre),
+            Err(v1_error) => {
+                return Err(LoadError::WrongWorld {
+                    path: path.to_path_buf(),
+                    reason: format!("as 0.2: {v2_error:#}; as 0.1: {v1_error:#}"),
+                });
+            }
+        },
+    };
+    let tools = describe(shared, &pre, &hash)
+        .map_err(|reason| LoadError::Describe {
+            path: path.to_path_buf(),
+            reason,
+        })?
+        .and_then(|described| validate_component(described, path))
+        .map_err(|reason| LoadError::InvalidInfo {
+            path: path.to_path_buf(),
+            reason,
+        })?;
     let report = LoadReport {
         cache,
         compile,
         total: started.elapsed(),
     };
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     tracing::debug!(
-        tool = %info.name, version = %&hash[..12], path = %path.display(),
+        tools = ?names, version = %&hash[..12], path = %path.display(),
         cache = ?report.cache, compile_ms = report.compile.as_secs_f64() * 1e3,
         "plugin loaded"
     );
     Ok(Plugin {
         inner: Arc::new(Inner {
-            info,
+            tools,
             hash,
             path: path.to_path_buf(),
             imports,
@@ -146,6 +212,7 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
             shared: shared.clone(),
             report,
         }),
+        index: 0,
     })
 }
 
@@ -155,8 +222,13 @@ fn new_store(
     tool: Arc<str>,
     request_id: String,
     subject: Option<String>,
-    grant: Option<Arc<crate::outbound::Grant>>,
+    links: CallLinks,
 ) -> Store<HostState> {
+    let CallLinks {
+        grant,
+        cancel,
+        events,
+    } = links;
     let state = HostState::new(
         tool,
         request_id,
@@ -164,30 +236,170 @@ fn new_store(
         shared.store.clone(),
         limits,
         grant,
+        events,
     );
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);
-    let ticks = limits.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    store.epoch_deadline_trap();
+    // Every tick the running instance checks its cancel flag and deadline.
+    let deadline = limits.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
+    let deadline = u64::try_from(deadline).unwrap_or(u64::MAX);
+    let mut ticks = 0u64;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if cancel.is_cancelled() {
+            return Err(wasmtime::Error::new(Cancelled));
+        }
+        ticks += 1;
+        if ticks >= deadline {
+            return Err(wasmtime::Error::new(Trap::Interrupt));
+        }
+        Ok(wasmtime::UpdateDeadline::Continue(1))
+    });
     store
 }
 
-fn describe(
-    shared: &Shared,
-    pre: &bindings::ToolPre<HostState>,
-    hash: &str,
-) -> Result<types::ToolInfo, String> {
+/// The call context for `$principal` in the shape of the contract module
+/// `$types` (the versions' records have the same fields).
+macro_rules! call_context {
+    ($types:path, $principal:expr, $request_id:expr) => {{
+        use $types as t;
+        let p = $principal;
+        t::CallContext {
+            principal: t::Principal {
+                subject: p.subject.clone(),
+                roles: p.roles.clone(),
+                scopes: p.scopes.clone(),
+                client_id: p.client_id.clone(),
+                org_id: p.org_id.clone(),
+                email: p.email.clone(),
+            },
+            request_id: $request_id.to_owned(),
+        }
+    }};
+}
+
+/// What `describe` said, in the contract's own shape.
+enum Described {
+    V0_1(v1::types::ToolInfo),
+    V0_2(v2::types::ComponentInfo),
+}
+
+/// Run `describe` once; the outer error is a trap, the inner one (from
+/// validation) an unusable answer.
+fn describe(shared: &Shared, pre: &Pre, hash: &str) -> Result<Result<Described, String>, String> {
     let mut store = new_store(
         shared,
         &shared.limits,
         Arc::from("(describe)"),
         format!("load-{}", &hash[..12]),
         None,
-        None,
+        CallLinks::default(),
     );
-    let tool = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-    tool.call_describe(&mut store).map_err(|e| format!("{e:#}"))
+    let trap = |e: wasmtime::Error| format!("{e:#}");
+    let described = match pre {
+        Pre::V0_1(pre) => {
+            let tool = pre.instantiate(&mut store).map_err(trap)?;
+            Described::V0_1(tool.call_describe(&mut store).map_err(trap)?)
+        }
+        Pre::V0_2(pre) => {
+            let tools = pre.instantiate(&mut store).map_err(trap)?;
+            Described::V0_2(tools.call_describe(&mut store).map_err(trap)?)
+        }
+    };
+    Ok(Ok(described))
+}
+
+/// The extension keys this host reads (none yet); others are ignored with a
+/// warning, so a component written for a newer 0.2.x still loads.
+const KNOWN_EXTENSIONS: &[&str] = &[];
+
+fn check_extensions(
+    owner: &str,
+    extensions: &[v2::types::Extension],
+    path: &Path,
+) -> Result<(), String> {
+    for ext in extensions {
+        serde_json::from_str::<Value>(&ext.value)
+            .map_err(|e| format!("{owner}: extension {:?} is not JSON: {e}", ext.key))?;
+        if !KNOWN_EXTENSIONS.contains(&ext.key.as_str()) {
+            tracing::warn!(
+                path = %path.display(), owner, key = ?ext.key,
+                "the component declares an extension this host does not know; it is ignored"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Validate every tool of a description: names valid and unique within the
+/// component, at least one tool.
+fn validate_component(described: Described, path: &Path) -> Result<Vec<ToolInfo>, String> {
+    let raw = match described {
+        Described::V0_1(info) => return Ok(vec![validate_info(info.into())?]),
+        Described::V0_2(info) => info,
+    };
+    check_extensions("the component", &raw.extensions, path)?;
+    if raw.tools.is_empty() {
+        return Err("the component describes no tool".into());
+    }
+    let mut tools: Vec<ToolInfo> = Vec::with_capacity(raw.tools.len());
+    for tool in raw.tools {
+        check_extensions(&tool.name, &tool.extensions, path)?;
+        let info = validate_info(tool.into())?;
+        if tools.iter().any(|t| t.name == info.name) {
+            return Err(format!(
+                "the tool name {:?} is declared twice in the component",
+                info.name
+            ));
+        }
+        tools.push(info);
+    }
+    Ok(tools)
+}
+
+/// What both contract versions say about a tool, before validation.
+struct RawInfo {
+    name: String,
+    title: Option<String>,
+    description: String,
+    input_schema: String,
+    output_schema: Option<String>,
+    roles: Vec<String>,
+    annotations: Annotations,
+}
+
+impl From<v1::types::ToolInfo> for RawInfo {
+    fn from(i: v1::types::ToolInfo) -> Self {
+        RawInfo {
+            name: i.name,
+            title: i.title,
+            description: i.description,
+            input_schema: i.input_schema,
+            output_schema: i.output_schema,
+            roles: i.roles,
+            annotations: Annotations::default(),
+        }
+    }
+}
+
+impl From<v2::types::ToolInfo> for RawInfo {
+    fn from(i: v2::types::ToolInfo) -> Self {
+        let a = i.annotations;
+        RawInfo {
+            name: i.name,
+            title: i.title,
+            description: i.description,
+            input_schema: i.input_schema,
+            output_schema: i.output_schema,
+            roles: i.roles,
+            annotations: Annotations {
+                read_only: a.read_only,
+                destructive: a.destructive,
+                idempotent: a.idempotent,
+                open_world: a.open_world,
+            },
+        }
+    }
 }
 
 /// The tool-name rule, the same in the host and in every SDK: 1 to 64 of
@@ -201,7 +413,7 @@ pub fn is_tool_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-fn validate_info(raw: types::ToolInfo) -> Result<ToolInfo, String> {
+fn validate_info(raw: RawInfo) -> Result<ToolInfo, String> {
     if !is_tool_name(&raw.name) {
         return Err(format!(
             "name {:?} must be snake_case: 1 to 64 of a-z, 0-9, '_', starting with a letter",
@@ -236,18 +448,41 @@ fn validate_info(raw: types::ToolInfo) -> Result<ToolInfo, String> {
         input_schema,
         output_schema,
         roles: raw.roles,
+        annotations: raw.annotations,
     })
 }
 
 impl Plugin {
     /// The validated description.
     pub fn info(&self) -> &ToolInfo {
-        &self.inner.info
+        &self.inner.tools[self.index]
     }
 
     /// The tool name.
     pub fn name(&self) -> &str {
-        &self.inner.info.name
+        &self.info().name
+    }
+
+    /// Every tool of this component version, in the order `describe` gave
+    /// them (this one among them).
+    pub fn component_tools(&self) -> impl Iterator<Item = Plugin> + '_ {
+        (0..self.inner.tools.len()).map(|index| Plugin {
+            inner: self.inner.clone(),
+            index,
+        })
+    }
+
+    /// The tool of this component version called `name`.
+    pub fn component_tool(&self, name: &str) -> Option<Plugin> {
+        self.component_tools().find(|t| t.name() == name)
+    }
+
+    /// The contract version the component implements.
+    pub fn contract(&self) -> Contract {
+        match self.inner.pre {
+            Pre::V0_1(_) => Contract::V0_1,
+            Pre::V0_2(_) => Contract::V0_2,
+        }
     }
 
     /// The SHA-256 of the component, hex: this version's identity.
@@ -285,7 +520,7 @@ impl Plugin {
             arguments
         };
         let violations = if arguments.is_object() {
-            self.inner.info.input_schema.violations(arguments)
+            self.info().input_schema.violations(arguments)
         } else {
             vec!["/: arguments must be a JSON object".to_owned()]
         };
@@ -313,21 +548,23 @@ impl Plugin {
             request_id,
             arguments,
             &self.inner.shared.limits,
-            None,
+            &CallLinks::default(),
         )
     }
 
     /// [`Plugin::call`] under `limits` instead of the runtime's (an
-    /// operator's per-tool limits), reaching the APIs of `grant` over
-    /// `wasi:http` (nothing without one). Memory and table limits above the
-    /// runtime's pool ceiling are capped by the pool.
+    /// operator's per-tool limits), reaching the APIs of `links.grant` over
+    /// `wasi:http`, stopped when `links.cancel` is raised, its
+    /// notifications going to `links.events`.
+    /// Memory and table limits above the runtime's pool ceiling are capped
+    /// by the pool.
     pub fn call_with_limits(
         &self,
         principal: &Principal,
         request_id: &str,
         arguments: &Value,
         limits: &Limits,
-        grant: Option<Arc<crate::outbound::Grant>>,
+        links: &CallLinks,
     ) -> Result<ToolOutput, CallError> {
         self.check_arguments(arguments)?;
         let args_text = if arguments.is_null() {
@@ -336,53 +573,67 @@ impl Plugin {
             arguments.to_string()
         };
         let inner = &*self.inner;
-        let tool: Arc<str> = Arc::from(inner.info.name.as_str());
+        let tool: Arc<str> = Arc::from(self.name());
         let mut store = new_store(
             &inner.shared,
             limits,
             tool,
             request_id.to_owned(),
             Some(principal.subject.clone()),
-            grant,
+            links.clone(),
         );
-        let ctx = types::CallContext {
-            principal: types::Principal {
-                subject: principal.subject.clone(),
-                roles: principal.roles.clone(),
-                scopes: principal.scopes.clone(),
-                client_id: principal.client_id.clone(),
-                org_id: principal.org_id.clone(),
-                email: principal.email.clone(),
-            },
-            request_id: request_id.to_owned(),
-        };
         let instantiating = Instant::now();
-        let instance = inner.pre.instantiate(&mut store);
-        metrics::histogram!("toolhost_instantiate_seconds", "tool" => inner.info.name.clone())
-            .record(instantiating.elapsed().as_secs_f64());
-        let outcome = instance
-            .map_err(|e| CallError::Instantiate {
-                tool: self.name().to_owned(),
-                reason: format!("{e:#}"),
-            })
-            .and_then(|instance| {
-                instance
-                    .call_call(&mut store, &ctx, &args_text)
-                    .map_err(|e| self.classify_trap(e, store.data().limiter.memory_refused, limits))
-            });
+        let outcome = match &inner.pre {
+            Pre::V0_1(pre) => {
+                let instance = pre.instantiate(&mut store);
+                self.record_instantiate(instantiating);
+                let ctx = call_context!(v1::types, principal, request_id);
+                self.instantiated(instance).and_then(|instance| {
+                    let result = instance.call_call(&mut store, &ctx, &args_text);
+                    self.returned(result, &store, limits)
+                        .map(|r| r.map(Output::V0_1).map_err(ErrorOf::V0_1))
+                })
+            }
+            Pre::V0_2(pre) => {
+                let instance = pre.instantiate(&mut store);
+                self.record_instantiate(instantiating);
+                let ctx = call_context!(v2::types, principal, request_id);
+                self.instantiated(instance).and_then(|instance| {
+                    let result = instance.call_call(&mut store, &ctx, self.name(), &args_text);
+                    self.returned(result, &store, limits)
+                        .map(|r| r.map(Output::V0_2).map_err(ErrorOf::V0_2))
+                })
+            }
+        };
         self.flush_output(store.data(), request_id);
         match outcome? {
             Ok(out) => self.accept_output(out, limits),
             Err(e) => Err(CallError::Tool {
                 tool: self.name().to_owned(),
-                error: match e {
-                    types::ToolError::InvalidInput(m) => ToolError::InvalidInput(m),
-                    types::ToolError::Forbidden(m) => ToolError::Forbidden(m),
-                    types::ToolError::NotFound(m) => ToolError::NotFound(m),
-                    types::ToolError::Failed(m) => ToolError::Failed(m),
-                },
+                error: e.into(),
             }),
         }
+    }
+
+    fn record_instantiate(&self, started: Instant) {
+        metrics::histogram!("toolhost_instantiate_seconds", "tool" => self.name().to_owned())
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    fn instantiated<I>(&self, instance: wasmtime::Result<I>) -> Result<I, CallError> {
+        instance.map_err(|e| CallError::Instantiate {
+            tool: self.name().to_owned(),
+            reason: format!("{e:#}"),
+        })
+    }
+
+    fn returned<R>(
+        &self,
+        result: wasmtime::Result<R>,
+        store: &Store<HostState>,
+        limits: &Limits,
+    ) -> Result<R, CallError> {
+        result.map_err(|e| self.classify_trap(e, store.data().limiter.memory_refused, limits))
     }
 
     fn classify_trap(
@@ -393,6 +644,9 @@ impl Plugin {
     ) -> CallError {
         let tool = self.name().to_owned();
         let version = self.version().to_owned();
+        if error.downcast_ref::<Cancelled>().is_some() {
+            return CallError::Cancelled { tool, version };
+        }
         let trap = error.downcast_ref::<Trap>().copied();
         if trap == Some(Trap::Interrupt) {
             return CallError::Timeout {
@@ -423,35 +677,40 @@ impl Plugin {
         }
     }
 
-    fn accept_output(
-        &self,
-        out: types::ToolOutput,
-        limits: &Limits,
-    ) -> Result<ToolOutput, CallError> {
+    fn accept_output(&self, out: Output, limits: &Limits) -> Result<ToolOutput, CallError> {
         let invalid = |reason: String| CallError::InvalidOutput {
             tool: self.name().to_owned(),
             version: self.version().to_owned(),
             reason,
         };
-        let content: Vec<Content> = out
-            .content
-            .into_iter()
-            .map(|c| match c {
-                types::Content::Text(t) => Content::Text(t),
-                types::Content::Image(i) => Content::Image {
-                    data: i.data,
-                    mime_type: i.mime_type,
-                },
-            })
-            .collect();
-        let size = ToolOutput::size(&content, out.structured.as_deref());
+        let (content, structured, json_bytes) = match out {
+            Output::V0_1(out) => (
+                out.content.into_iter().map(content_v1).collect::<Vec<_>>(),
+                out.structured,
+                0,
+            ),
+            Output::V0_2(out) => {
+                let json_bytes = (out.content.iter())
+                    .map(|c| match c {
+                        v2::types::Content::Mcp(json) => json.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                let content = (out.content.into_iter())
+                    .map(content_v2)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(invalid)?;
+                (content, out.structured, json_bytes)
+            }
+        };
+        let size = ToolOutput::size(&content, structured.as_deref(), json_bytes);
         let max = limits.output_bytes;
         if size > max {
             return Err(invalid(format!(
                 "{size} bytes is over the output limit of {max} bytes"
             )));
         }
-        let structured = match out.structured {
+        let structured = match structured {
             None => None,
             Some(text) => {
                 let value: Value = serde_json::from_str(&text)
@@ -459,7 +718,7 @@ impl Plugin {
                 if !value.is_object() {
                     return Err(invalid("structured content must be a JSON object".into()));
                 }
-                if let Some(schema) = &self.inner.info.output_schema {
+                if let Some(schema) = &self.info().output_schema {
                     let violations = schema.violations(&value);
                     if !violations.is_empty() {
                         return Err(invalid(format!(
@@ -492,8 +751,100 @@ impl Plugin {
                 tracing::warn!(target: "toolhost::plugin", tool, request_id, stream, dropped_bytes = dropped, "output over the per-call cap was dropped");
             }
         }
+        if state.events.dropped > 0 {
+            tracing::debug!(target: "toolhost::plugin", tool, request_id, dropped = state.events.dropped, "notifications for the client were dropped (over the per-call cap, not wanted, or not growing)");
+        }
         if state.log.dropped() > 0 {
             tracing::warn!(target: "toolhost::plugin", tool, request_id, dropped_lines = state.log.dropped(), "log lines over the per-call cap were dropped");
         }
     }
+}
+
+/// A result in the contract's own shape.
+enum Output {
+    V0_1(v1::types::ToolOutput),
+    V0_2(v2::types::ToolOutput),
+}
+
+/// A tool's own error in the contract's own shape.
+enum ErrorOf {
+    V0_1(v1::types::ToolError),
+    V0_2(v2::types::ToolError),
+}
+
+impl From<ErrorOf> for ToolError {
+    fn from(e: ErrorOf) -> Self {
+        use v1::types::ToolError as E1;
+        use v2::types::ToolError as E2;
+        match e {
+            ErrorOf::V0_1(E1::InvalidInput(m)) | ErrorOf::V0_2(E2::InvalidInput(m)) => {
+                ToolError::InvalidInput(m)
+            }
+            ErrorOf::V0_1(E1::Forbidden(m)) | ErrorOf::V0_2(E2::Forbidden(m)) => {
+                ToolError::Forbidden(m)
+            }
+            ErrorOf::V0_1(E1::NotFound(m)) | ErrorOf::V0_2(E2::NotFound(m)) => {
+                ToolError::NotFound(m)
+            }
+            ErrorOf::V0_1(E1::Failed(m)) | ErrorOf::V0_2(E2::Failed(m)) => ToolError::Failed(m),
+        }
+    }
+}
+
+fn content_v1(c: v1::types::Content) -> Content {
+    match c {
+        v1::types::Content::Text(t) => Content::Text(t),
+        v1::types::Content::Image(i) => Content::Image {
+            data: i.data,
+            mime_type: i.mime_type,
+        },
+    }
+}
+
+/// The MCP content kinds a JSON block (the `mcp` case) may have.
+const MCP_CONTENT_TYPES: &[&str] = &["text", "image", "audio", "resource", "resource_link"];
+
+fn content_v2(c: v2::types::Content) -> Result<Content, String> {
+    use v2::types::Content as C;
+    Ok(match c {
+        C::Text(t) => Content::Text(t),
+        C::Image(m) => Content::Image {
+            data: m.data,
+            mime_type: m.mime_type,
+        },
+        C::Audio(m) => Content::Audio {
+            data: m.data,
+            mime_type: m.mime_type,
+        },
+        C::ResourceLink(l) => Content::ResourceLink(ResourceLink {
+            uri: l.uri,
+            name: l.name,
+            title: l.title,
+            description: l.description,
+            mime_type: l.mime_type,
+        }),
+        C::Embedded(r) => Content::Resource(EmbeddedResource {
+            uri: r.uri,
+            mime_type: r.mime_type,
+            body: match r.body {
+                v2::types::ResourceBody::Text(t) => ResourceBody::Text(t),
+                v2::types::ResourceBody::Blob(b) => ResourceBody::Blob(b),
+            },
+        }),
+        C::Mcp(json) => {
+            let value: Value = serde_json::from_str(&json)
+                .map_err(|e| format!("an `mcp` content block is not JSON: {e}"))?;
+            let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+            if !MCP_CONTENT_TYPES.contains(&kind) {
+                return Err(format!(
+                    "an `mcp` content block has type {kind:?}; known: {}",
+                    MCP_CONTENT_TYPES.join(", ")
+                ));
+            }
+            serde_json::from_value::<rmcp::model::ContentBlock>(value.clone()).map_err(|e| {
+                format!("an `mcp` content block of type {kind:?} is malformed: {e}")
+            })?;
+            Content::Mcp(value)
+        }
+    })
 }

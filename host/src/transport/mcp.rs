@@ -6,20 +6,25 @@
 //! configuration. Everything a call needs decided (policy, limits, audit)
 //! happens in [`crate::dispatch`].
 
+use super::notify;
 use super::result;
 use super::sessions::{LegacySessions, SessionOwners};
 use crate::Principal;
 use crate::dispatch::{CallFailure, CallOptions, Dispatcher};
-use crate::runtime::ToolInfo;
+use crate::runtime::{ClientLevel, ToolInfo};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeRequestParams,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    SubscriptionFilter, Tool,
+    SubscriptionFilter, Tool, ToolAnnotations,
 };
+// Deprecated with MCP's logging by SEP-2577 (2026-07-28); 2025-11-25 clients use it.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared by every session's handler.
@@ -67,7 +72,13 @@ pub(crate) struct McpHandler {
     /// accepted, before its acknowledgement went out: a change between the
     /// two is announced at once.
     listen_from: Arc<AtomicU64>,
+    /// The least severe log message the session's client wants
+    /// (`logging/setLevel`; a request's `_meta` log level overrides it).
+    log_level: Arc<Mutex<ClientLevel>>,
 }
+
+/// Log messages for the client when it asked for no level.
+const DEFAULT_CLIENT_LEVEL: ClientLevel = ClientLevel::Info;
 
 impl McpHandler {
     pub(crate) fn http(shared: Arc<McpShared>) -> Self {
@@ -75,6 +86,7 @@ impl McpHandler {
             shared,
             fixed_principal: None,
             listen_from: Arc::default(),
+            log_level: Arc::new(Mutex::new(DEFAULT_CLIENT_LEVEL)),
         }
     }
 
@@ -83,6 +95,7 @@ impl McpHandler {
             shared,
             fixed_principal: Some(principal),
             listen_from: Arc::default(),
+            log_level: Arc::new(Mutex::new(DEFAULT_CLIENT_LEVEL)),
         }
     }
 
@@ -111,14 +124,27 @@ fn describe(info: &ToolInfo) -> Tool {
     if let Some(output) = &info.output_schema {
         tool = tool.with_raw_output_schema(schema(output.as_json()));
     }
+    let a = info.annotations;
+    if !a.is_empty() {
+        tool = tool.with_annotations(ToolAnnotations::from_raw(
+            None,
+            a.read_only,
+            a.destructive,
+            a.idempotent,
+            a.open_world,
+        ));
+    }
     tool
 }
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
+        // Logging (deprecated by SEP-2577) for the 2025-11-25 clients that use it.
+        #[allow(deprecated)]
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_logging()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("toolhost", env!("CARGO_PKG_VERSION")))
@@ -183,9 +209,22 @@ impl ServerHandler for McpHandler {
             ));
         };
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let level = cx
+            .meta
+            .log_level()
+            .map(notify::from_mcp)
+            .unwrap_or_else(|| *self.log_level.lock().unwrap_or_else(|e| e.into_inner()));
+        let (events, forwarding) = notify::forward(&cx, level);
+        let options = CallOptions {
+            cancel: Some(cx.ct.clone()),
+            events: Some(events),
+            ..CallOptions::default()
+        };
         let outcome = (self.shared.dispatcher)
-            .call(&principal, name, arguments, CallOptions::default())
+            .call(&principal, name, arguments, options)
             .await;
+        // Every notification the call sent goes out before its result.
+        let _ = forwarding.await;
         match outcome {
             Err(CallFailure::UnknownTool(name)) => Err(ErrorData::invalid_params(
                 format!("unknown tool: {name:?}"),
@@ -193,6 +232,18 @@ impl ServerHandler for McpHandler {
             )),
             outcome => Ok(result::from_outcome(outcome).into()),
         }
+    }
+
+    /// A 2025-11-25 session's log level for the messages tools send its
+    /// client.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = notify::from_mcp(request.level);
+        Ok(())
     }
 
     fn accepted_subscription_filter(

@@ -4,6 +4,7 @@
 pub mod connections;
 pub(crate) mod http;
 pub(crate) mod mcp;
+mod notify;
 pub mod result;
 pub(crate) mod sessions;
 pub(crate) mod stdio;

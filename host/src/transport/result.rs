@@ -5,23 +5,50 @@
 //! what happened, so the model sees it and the request itself never fails.
 
 use crate::dispatch::CallFailure;
-use crate::runtime::{Content, ToolOutput};
+use crate::runtime::{Content, ResourceBody, ToolOutput};
 use base64::Engine as _;
-use rmcp::model::{CallToolResult, ContentBlock as McpContent};
+use rmcp::model::{CallToolResult, ContentBlock as McpContent, Resource, ResourceContents};
+
+fn base64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// One block as MCP content.
+fn block(content: Content) -> McpContent {
+    match content {
+        Content::Text(t) => McpContent::text(t),
+        Content::Image { data, mime_type } => McpContent::image(base64(&data), mime_type),
+        Content::Audio { data, mime_type } => McpContent::audio(base64(&data), mime_type),
+        Content::ResourceLink(l) => {
+            let mut link = Resource::new(l.uri, l.name);
+            link.title = l.title;
+            link.description = l.description;
+            link.mime_type = l.mime_type;
+            McpContent::resource_link(link)
+        }
+        Content::Resource(r) => McpContent::resource(match r.body {
+            ResourceBody::Text(text) => ResourceContents::TextResourceContents {
+                uri: r.uri,
+                mime_type: r.mime_type,
+                text,
+                meta: None,
+            },
+            ResourceBody::Blob(blob) => ResourceContents::BlobResourceContents {
+                uri: r.uri,
+                mime_type: r.mime_type,
+                blob: base64(&blob),
+                meta: None,
+            },
+        }),
+        // Checked against the MCP shapes when the tool returned it.
+        Content::Mcp(json) => serde_json::from_value(json)
+            .unwrap_or_else(|e| McpContent::text(format!("malformed content block: {e}"))),
+    }
+}
 
 /// A successful output as MCP content plus structured content.
 pub fn success(output: ToolOutput) -> CallToolResult {
-    let content = output
-        .content
-        .into_iter()
-        .map(|c| match c {
-            Content::Text(t) => McpContent::text(t),
-            Content::Image { data, mime_type } => McpContent::image(
-                base64::engine::general_purpose::STANDARD.encode(data),
-                mime_type,
-            ),
-        })
-        .collect();
+    let content = output.content.into_iter().map(block).collect();
     let mut result = CallToolResult::success(content);
     result.structured_content = output.structured;
     result

@@ -36,6 +36,10 @@ impl Tool for NotesCreate {
         Describe::new("notes_create", "Create a note owned by the caller.")
             .title("Create a note")
             .roles(["member"])
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
+            .open_world(false)
     }
 
     fn call(ctx: &Context, input: Input) -> Result<Note, ToolError> {

@@ -50,6 +50,8 @@ impl Tool for NotesList {
              match of `query` on title or body.",
         )
         .title("List notes")
+        .read_only(true)
+        .open_world(false)
     }
 
     fn call(ctx: &Context, input: Input) -> Result<NoteList, ToolError> {

@@ -36,6 +36,9 @@ impl Tool for ProjectsCreate {
         Describe::new("projects_create", "Create a project owned by the caller.")
             .title("Create a project")
             .roles(["member"])
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
     }
 
     fn call(ctx: &Context, input: Input) -> Result<Project, ToolError> {

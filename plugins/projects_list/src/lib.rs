@@ -32,6 +32,7 @@ impl Tool for ProjectsList {
     fn describe() -> Describe {
         Describe::new("projects_list", "List the caller's projects in the app.")
             .title("List projects")
+            .read_only(true)
     }
 
     fn call(ctx: &Context, _input: Input) -> Result<ProjectList, ToolError> {

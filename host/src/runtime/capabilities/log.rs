@@ -1,7 +1,7 @@
 //! `toolhost:plugin/log`: a log sink into the host's log, tagged with the
 //! tool and the request id, capped per call.
 
-use super::super::bindings::log;
+use super::super::bindings::{v1::log, v2};
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
@@ -13,9 +13,10 @@ pub(crate) fn add_to_linker<T, D>(
 where
     T: 'static,
     D: HasData,
-    for<'a> D::Data<'a>: log::Host,
+    for<'a> D::Data<'a>: log::Host + v2::log::Host,
 {
-    log::add_to_linker::<T, D>(linker, get)
+    log::add_to_linker::<T, D>(linker, get)?;
+    v2::log::add_to_linker::<T, D>(linker, get)
 }
 
 /// One call's log: who writes, and how much it may still write.
@@ -69,6 +70,20 @@ impl log::Host for LogCall {
                 tracing::error!(target: "toolhost::plugin", tool, request_id, message = ?message)
             }
         }
+    }
+}
+
+/// 0.2's log is 0.1's under another name.
+impl v2::log::Host for LogCall {
+    fn write(&mut self, level: v2::log::Level, message: String) {
+        let level = match level {
+            v2::log::Level::Trace => log::Level::Trace,
+            v2::log::Level::Debug => log::Level::Debug,
+            v2::log::Level::Info => log::Level::Info,
+            v2::log::Level::Warn => log::Level::Warn,
+            v2::log::Level::Error => log::Level::Error,
+        };
+        log::Host::write(self, level, message);
     }
 }
 

@@ -13,8 +13,14 @@
 //!   caller;
 //! - [`log`]: `toolhost:plugin/log`, a capped log sink;
 //! - [`http`]: `wasi:http/outgoing-handler`, each request decided by the
-//!   call's outbound grant.
+//!   call's outbound grant;
+//! - [`events`]: `toolhost:plugin/call` (0.2), progress and log messages for
+//!   the client, capped per call.
+//!
+//! `store` and `log` are linked in both contract versions (0.1 and 0.2),
+//! over the same per-call state.
 
+pub(crate) mod events;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod store;

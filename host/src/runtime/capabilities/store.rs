@@ -4,7 +4,7 @@
 //! verified caller, so no tool can name another user's data. While a tool
 //! describes itself there is no caller and the store refuses every call.
 
-use super::super::bindings::store;
+use super::super::bindings::{v1::store, v2};
 use crate::storage::{ScanRequest, Scope, StorageError, Store};
 use wasmtime::component::{HasData, Linker};
 
@@ -16,9 +16,10 @@ pub(crate) fn add_to_linker<T, D>(
 where
     T: 'static,
     D: HasData,
-    for<'a> D::Data<'a>: store::Host,
+    for<'a> D::Data<'a>: store::Host + v2::store::Host,
 {
-    store::add_to_linker::<T, D>(linker, get)
+    store::add_to_linker::<T, D>(linker, get)?;
+    v2::store::add_to_linker::<T, D>(linker, get)
 }
 
 /// One call's view of the store: the host's store and the caller.
@@ -100,6 +101,62 @@ impl store::Host for StoreCall {
                 value: e.value,
             })
             .collect())
+    }
+}
+
+/// 0.2's store is 0.1's under another name: the same calls, the same data.
+impl v2::store::Host for StoreCall {
+    fn max_scan_limit(&mut self) -> u32 {
+        store::Host::max_scan_limit(self)
+    }
+
+    fn get(
+        &mut self,
+        bucket: String,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, v2::store::StoreError> {
+        store::Host::get(self, bucket, key).map_err(to_v2)
+    }
+
+    fn set(
+        &mut self,
+        bucket: String,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), v2::store::StoreError> {
+        store::Host::set(self, bucket, key, value).map_err(to_v2)
+    }
+
+    fn delete(&mut self, bucket: String, key: String) -> Result<bool, v2::store::StoreError> {
+        store::Host::delete(self, bucket, key).map_err(to_v2)
+    }
+
+    fn scan(
+        &mut self,
+        bucket: String,
+        request: v2::store::ScanRequest,
+    ) -> Result<Vec<v2::store::Entry>, v2::store::StoreError> {
+        let request = store::ScanRequest {
+            prefix: request.prefix,
+            start_after: request.start_after,
+            limit: request.limit,
+            reverse: request.reverse,
+        };
+        let entries = store::Host::scan(self, bucket, request).map_err(to_v2)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| v2::store::Entry {
+                key: e.key,
+                value: e.value,
+            })
+            .collect())
+    }
+}
+
+fn to_v2(e: store::StoreError) -> v2::store::StoreError {
+    match e {
+        store::StoreError::Invalid(m) => v2::store::StoreError::Invalid(m),
+        store::StoreError::Backend(m) => v2::store::StoreError::Backend(m),
     }
 }
 

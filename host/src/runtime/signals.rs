@@ -1,0 +1,132 @@
+//! What links a running call to the world outside its sandbox besides its
+//! arguments and result: the APIs it may reach, a flag to stop it (the
+//! client cancelled or went away), and where its notifications (progress,
+//! log messages for the client) go.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+
+/// The links of one call. The default: no API reachable, never cancelled,
+/// notifications dropped.
+#[derive(Debug, Clone, Default)]
+pub struct CallLinks {
+    /// The APIs the call may reach over `wasi:http` (none without one).
+    pub grant: Option<Arc<crate::outbound::Grant>>,
+    /// Raised to stop the call.
+    pub cancel: Cancel,
+    /// Where the call's notifications go, if anywhere.
+    pub events: Option<EventSink>,
+}
+
+/// Something a running call tells its client.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// How far the call got (MCP `notifications/progress`).
+    Progress {
+        /// Grows from one report to the next.
+        progress: f64,
+        /// The end, when known.
+        total: Option<f64>,
+        /// What it is doing.
+        message: Option<String>,
+    },
+    /// A log message for the client (MCP `notifications/message`).
+    Log {
+        /// Its severity.
+        level: ClientLevel,
+        /// Which part of the tool wrote it.
+        logger: Option<String>,
+        /// The message: JSON the tool wrote (text if it was not JSON).
+        data: serde_json::Value,
+    },
+}
+
+/// The severity of a message to the client: MCP's syslog levels, least
+/// severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
+pub enum ClientLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+/// Where one call's notifications go: a bounded channel (a full one drops
+/// them; the call never waits for the client) and the least severe log
+/// level the client wants.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<CallEvent>,
+    min_level: ClientLevel,
+    progress: bool,
+}
+
+impl EventSink {
+    /// Notifications into `tx`: log messages at `min_level` or above, and
+    /// progress reports when `progress` (the client asked for them).
+    pub fn new(tx: mpsc::Sender<CallEvent>, min_level: ClientLevel, progress: bool) -> Self {
+        EventSink {
+            tx,
+            min_level,
+            progress,
+        }
+    }
+
+    /// Whether progress reports are wanted.
+    pub(crate) fn wants_progress(&self) -> bool {
+        self.progress
+    }
+
+    /// Whether a log message at `level` is wanted.
+    pub(crate) fn wants(&self, level: ClientLevel) -> bool {
+        level >= self.min_level
+    }
+
+    /// Send `event` unless the channel is full or closed; false if dropped.
+    pub(crate) fn send(&self, event: CallEvent) -> bool {
+        self.tx.try_send(event).is_ok()
+    }
+}
+
+/// A flag the host raises to stop one call. The instance running it stops
+/// at the next epoch tick (within about 10 ms of wasm code running; a call
+/// blocked in a host function, such as an HTTP request, stops when that
+/// returns). Cheap to clone; clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A flag not raised.
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// Raise it: the call stops.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether it was raised.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The error an instance is stopped with when its call is cancelled.
+#[derive(Debug)]
+pub(crate) struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the call was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
