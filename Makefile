@@ -27,13 +27,15 @@ STANDIN     := tests/clerk-standin
 APP         := tests/app
 # The official TypeScript MCP client the OAuth tests drive too (npm).
 TSCLIENT    := tests/clients/typescript
+# The official MCP conformance suite, and the Node.js 22 it needs (npm).
+CONFORMANCE := tests/conformance
 
 # The embedding example's plugins: the bundled ones and the tools that call
 # its API.
 EMBED_DIR   := $(RUN_DIR)/embed-plugins
 EMBEDDED    := projects_list projects_create
 
-.PHONY: setup pyclient tsclient standin app polyglot plugins host run embed demo test
+.PHONY: setup pyclient tsclient standin app conformance polyglot plugins host run embed demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -56,6 +58,11 @@ $(STANDIN)/node_modules/.package-lock.json: $(STANDIN)/package-lock.json
 	cd $(STANDIN) && npm ci --no-audit --no-fund --loglevel=error
 
 app: $(APP)/node_modules/.package-lock.json
+
+conformance: $(CONFORMANCE)/node_modules/.package-lock.json
+
+$(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package-lock.json
+	cd $(CONFORMANCE) && npm ci --no-audit --no-fund --loglevel=error
 
 $(APP)/node_modules/.package-lock.json: $(APP)/package-lock.json
 	cd $(APP) && npm ci --no-audit --no-fund --loglevel=error
@@ -108,5 +115,5 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient tsclient standin app
+test: setup pyclient tsclient standin app conformance
 	$(CARGO) test --workspace

@@ -106,6 +106,14 @@ pub trait Tool {
         serde_json::to_string(output).unwrap_or_default()
     }
 
+    /// A hand-written JSON Schema of the arguments, used instead of the one
+    /// generated from [`Tool::Input`] (for keywords `schemars` does not emit;
+    /// make `Input` a type that accepts what the schema allows, e.g.
+    /// `serde_json::Value`).
+    fn input_schema() -> Option<serde_json::Value> {
+        None
+    }
+
     /// The content blocks of a result (images, audio, resource links,
     /// embedded resources, text). Defaults to one text block, [`Tool::render`].
     fn content(output: &Self::Output) -> Vec<Content> {
@@ -173,7 +181,9 @@ pub mod export {
             name: d.name,
             title: d.title,
             description: d.description,
-            input_schema: schema_of::<T::Input>(),
+            input_schema: T::input_schema()
+                .map(|s| s.to_string())
+                .unwrap_or_else(schema_of::<T::Input>),
             output_schema: Some(schema_of::<T::Output>()),
             roles: d.roles,
             annotations: types::Annotations {

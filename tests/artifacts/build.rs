@@ -29,6 +29,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("outbound_probe", "OUTBOUND_PROBE"),
     ("multi_tools", "MULTI_TOOLS"),
     ("duplicate_names", "DUPLICATE_NAMES"),
+    ("conformance_tools", "CONFORMANCE_TOOLS"),
 ];
 /// (plugin directory, build script, output file, constant) for each tool
 /// written in another language, built by its kit in `sdk/`. Test tools of
