@@ -53,13 +53,19 @@ impl Heard {
         )
     }
 
-    /// Wait (bounded) until `logs` log messages arrived: the client may
-    /// hand notifications to its handler after the result.
-    async fn settle(&self, logs: usize) {
+    /// Wait (bounded) until `progress` reports and `logs` log messages
+    /// arrived: the client hands notifications to its handler concurrently,
+    /// some after the result.
+    async fn settle(&self, progress: usize, logs: usize) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.logs.lock().unwrap().len() < logs && Instant::now() < deadline {
+        while (self.progress.lock().unwrap().len() < progress
+            || self.logs.lock().unwrap().len() < logs)
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // Anything beyond the expected counts would arrive as quickly.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -83,7 +89,7 @@ async fn a_session_client_hears_capped_progress_and_logs_at_its_level() {
     // rmcp's client asks for progress on every request.
     let result = client.call_tool(steps(250, false)).await.unwrap();
     assert_eq!(result.structured_content.unwrap()["steps"], 250);
-    heard.settle(2).await;
+    heard.settle(100, 2).await;
     let (mut progress, mut logs) = heard.take();
     // rmcp's client hands notifications to its handler concurrently: the
     // order on the wire is checked by the stateless test below.
@@ -101,7 +107,7 @@ async fn a_session_client_hears_capped_progress_and_logs_at_its_level() {
 
     // Reports that do not grow are dropped.
     client.call_tool(steps(5, true)).await.unwrap();
-    heard.settle(2).await;
+    heard.settle(5, 2).await;
     let (mut progress, _) = heard.take();
     progress.sort_by(|a, b| a.progress.total_cmp(&b.progress));
     let values: Vec<f64> = progress.iter().map(|p| p.progress).collect();
@@ -113,7 +119,7 @@ async fn a_session_client_hears_capped_progress_and_logs_at_its_level() {
         .await
         .unwrap();
     client.call_tool(steps(1, false)).await.unwrap();
-    heard.settle(1).await;
+    heard.settle(1, 1).await;
     let (_, logs) = heard.take();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].data, json!("a warning"));
