@@ -337,6 +337,11 @@ impl Host {
             .map_err(HostError::Outbound)?
         };
         let policy = Arc::new(Policy::new(settings.policy.clone(), clock.clone()));
+        tokio::spawn(warn_of_ungranted_apis(
+            registry.clone(),
+            policy.clone(),
+            cancel.child_token(),
+        ));
         let dispatcher = Arc::new(
             Dispatcher::new(
                 registry.clone(),
@@ -627,6 +632,40 @@ impl Host {
                 runtime.spawn(drain);
             }
             Err(_) => self.sessions.cancel(),
+        }
+    }
+}
+
+/// Log a warning for every served tool version that says it calls an API
+/// the operator did not grant it: at start, and after each change of the
+/// tool set (once per tool version).
+async fn warn_of_ungranted_apis(registry: Registry, policy: Arc<Policy>, stop: CancellationToken) {
+    let mut changes = registry.subscribe();
+    // Tool versions already looked at; only those served now are kept.
+    let mut seen: std::collections::HashSet<(String, String)> = Default::default();
+    loop {
+        let tools = registry.snapshot();
+        let current: std::collections::HashSet<(String, String)> = (tools.iter())
+            .map(|e| (e.name().to_owned(), e.version().to_owned()))
+            .collect();
+        for entry in tools.iter() {
+            let key = (entry.name().to_owned(), entry.version().to_owned());
+            if seen.contains(&key) {
+                continue;
+            }
+            let missing = policy.ungranted_apis(entry.info());
+            if !missing.is_empty() {
+                tracing::warn!(
+                    tool = entry.name(), version = entry.version(), apis = ?missing,
+                    "the tool says it calls APIs that are not granted to it; its requests to them will be refused \
+                     (grant them with apis = [...] in its [tools.<name>] section)"
+                );
+            }
+        }
+        seen = current;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
         }
     }
 }

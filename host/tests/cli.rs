@@ -4,7 +4,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 use toolhost_test_artifacts::{
-    MULTI_TOOLS, NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH,
+    MULTI_TOOLS, NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH, PROJECTS_LIST,
 };
 
 fn toolhost(args: &[&str], cache: &Path) -> Output {
@@ -216,6 +216,13 @@ fn inspect_prints_contract_imports_and_each_tools_schema_roles_and_hints() {
             "{imports:?}"
         );
     }
+    // A tool names the APIs it calls (granted or not, inspect has no config).
+    let out = toolhost(&["inspect", PROJECTS_LIST], cache.path());
+    assert_eq!(json(&out)["tools"][0]["apis"], serde_json::json!(["app"]));
+    assert_eq!(
+        json(&toolhost(&["inspect", NOTES_LIST], cache.path()))["tools"][0]["apis"],
+        serde_json::json!([])
+    );
     // The JavaScript kit builds the 0.1 contract: no hints.
     let out = toolhost(&["inspect", NOTES_SEARCH], cache.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -142,3 +142,47 @@ fn attacker_controlled_values_are_logged_escaped() {
         "the newline is escaped in place: {written}"
     );
 }
+
+/// A tool that says it calls an API the operator did not grant gets a
+/// warning naming the tool and the API when it is loaded.
+#[test]
+fn a_tool_expecting_an_ungranted_api_is_warned_of_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        toolhost_test_artifacts::PROJECTS_LIST,
+        plugins.join("projects_list.wasm"),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr.log");
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_toolhost"))
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let warned = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("not granted to it")) {
+            break line.to_owned();
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            panic!("no warning within 30 s:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        warned.contains("projects_list") && warned.contains("[\"app\"]"),
+        "{warned}"
+    );
+}

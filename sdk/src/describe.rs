@@ -9,6 +9,7 @@ pub struct Describe {
     pub(crate) description: String,
     pub(crate) roles: Vec<String>,
     pub(crate) annotations: Hints,
+    pub(crate) apis: Vec<String>,
 }
 
 /// Behaviour hints; `None` leaves the client's default.
@@ -30,6 +31,7 @@ impl Describe {
             description: description.into(),
             roles: Vec::new(),
             annotations: Hints::default(),
+            apis: Vec::new(),
         }
     }
 
@@ -75,6 +77,18 @@ impl Describe {
     /// `openWorldHint`; clients assume true unless told).
     pub fn open_world(mut self, yes: bool) -> Self {
         self.annotations.open_world = Some(yes);
+        self
+    }
+
+    /// The APIs (`[apis.<name>]` in the operator's configuration) the tool
+    /// calls. Declaring one grants nothing: `toolhost inspect` lists them,
+    /// and the host warns at load when the operator did not grant one.
+    pub fn apis<I, S>(mut self, apis: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.apis = apis.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -192,7 +192,14 @@ pub mod export {
                 idempotent: d.annotations.idempotent,
                 open_world: d.annotations.open_world,
             },
-            extensions: Vec::new(),
+            extensions: if d.apis.is_empty() {
+                Vec::new()
+            } else {
+                vec![types::Extension {
+                    key: "apis".into(),
+                    value: serde_json::to_string(&d.apis).unwrap_or_default(),
+                }]
+            },
         }
     }
 

@@ -49,6 +49,7 @@ fn same_info(plugin: &Plugin, name: &str) -> ToolInfo {
         output_schema: info.output_schema.as_ref().map(copy),
         roles: info.roles.clone(),
         annotations: info.annotations,
+        apis: info.apis.clone(),
     }
 }
 

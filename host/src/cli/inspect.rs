@@ -35,6 +35,7 @@ pub fn run(args: InspectArgs) -> u8 {
                 "inputSchema": info.input_schema.as_json(),
                 "outputSchema": info.output_schema.as_ref().map(|s| s.as_json()),
                 "roles": info.roles,
+                "apis": info.apis,
                 "annotations": {
                     "readOnlyHint": a.read_only,
                     "destructiveHint": a.destructive,

@@ -227,6 +227,18 @@ impl Policy {
         })
     }
 
+    /// The APIs the tool `info` describes says it calls that the operator
+    /// did not grant it (`[tools.<name>] apis`), in its order.
+    pub fn ungranted_apis(&self, info: &ToolInfo) -> Vec<String> {
+        let granted = (self.settings.tools.get(&info.name))
+            .map(|t| t.apis.as_slice())
+            .unwrap_or_default();
+        (info.apis.iter())
+            .filter(|a| !granted.contains(a))
+            .cloned()
+            .collect()
+    }
+
     /// The scopes `principal` lacks for any request (`tool` `None`) or for a
     /// call of `tool`: `auth.required_scopes`, then the tool's.
     pub fn missing_scopes(&self, principal: &Principal, tool: Option<&str>) -> Vec<String> {
@@ -279,6 +291,7 @@ mod tests {
             output_schema: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             annotations: Default::default(),
+            apis: vec![],
         }
     }
 
@@ -291,6 +304,27 @@ mod tests {
     fn with_scopes(mut p: Principal, scopes: &[&str]) -> Principal {
         p.scopes = scopes.iter().map(|s| s.to_string()).collect();
         p
+    }
+
+    #[test]
+    fn expected_apis_without_a_grant_are_named() {
+        let mut tool = info("projects_list", &[]);
+        tool.apis = vec!["app".into(), "billing".into()];
+        let p = policy(|s| {
+            s.tools.insert(
+                "projects_list".into(),
+                ToolPolicy {
+                    apis: vec!["app".into()],
+                    ..Default::default()
+                },
+            );
+        });
+        assert_eq!(p.ungranted_apis(&tool), ["billing"]);
+        assert_eq!(
+            policy(|_| {}).ungranted_apis(&tool),
+            ["app", "billing"],
+            "no [tools.projects_list] section: nothing granted"
+        );
     }
 
     #[test]

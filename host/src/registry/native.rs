@@ -36,6 +36,7 @@
 //!     output_schema: None,
 //!     roles: vec![],
 //!     annotations: Default::default(),
+//!     apis: vec![],
 //! });
 //! # let _ = echo;
 //! // host.add_native_tool(std::sync::Arc::new(echo));

@@ -33,6 +33,9 @@ pub struct ToolInfo {
     pub roles: Vec<String>,
     /// Behaviour hints for clients (MCP tool annotations).
     pub annotations: Annotations,
+    /// The APIs (`[apis.<name>]`) the tool says it calls; the host warns
+    /// when one is not granted to it. Declaring one grants nothing.
+    pub apis: Vec<String>,
 }
 
 /// Hints about a tool's behaviour, passed to clients as MCP tool
@@ -181,16 +184,14 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
             }
         },
     };
-    let tools = describe(shared, &pre, &hash)
-        .map_err(|reason| LoadError::Describe {
-            path: path.to_path_buf(),
-            reason,
-        })?
-        .and_then(|described| validate_component(described, path))
-        .map_err(|reason| LoadError::InvalidInfo {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+    let described = describe(shared, &pre, &hash).map_err(|reason| LoadError::Describe {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let tools = validate_component(described, path).map_err(|reason| LoadError::InvalidInfo {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     let report = LoadReport {
         cache,
         compile,
@@ -284,9 +285,8 @@ enum Described {
     V0_2(v2::types::ComponentInfo),
 }
 
-/// Run `describe` once; the outer error is a trap, the inner one (from
-/// validation) an unusable answer.
-fn describe(shared: &Shared, pre: &Pre, hash: &str) -> Result<Result<Described, String>, String> {
+/// Run `describe` once; the error is a trap or a failed instantiation.
+fn describe(shared: &Shared, pre: &Pre, hash: &str) -> Result<Described, String> {
     let mut store = new_store(
         shared,
         &shared.limits,
@@ -306,29 +306,49 @@ fn describe(shared: &Shared, pre: &Pre, hash: &str) -> Result<Result<Described, 
             Described::V0_2(tools.call_describe(&mut store).map_err(trap)?)
         }
     };
-    Ok(Ok(described))
+    Ok(described)
 }
 
-/// The extension keys this host reads (none yet); others are ignored with a
-/// warning, so a component written for a newer 0.2.x still loads.
-const KNOWN_EXTENSIONS: &[&str] = &[];
-
-fn check_extensions(
+/// What the extensions of `owner` say: every value must be JSON; returns
+/// the `apis` it expects (validated names). The keys this host reads: of a
+/// tool, `apis` (a JSON array of the API names it expects to be granted).
+/// Others are ignored with a warning, so a component written for a newer
+/// 0.2.x still loads.
+fn read_extensions(
     owner: &str,
     extensions: &[v2::types::Extension],
     path: &Path,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let mut apis = Vec::new();
     for ext in extensions {
-        serde_json::from_str::<Value>(&ext.value)
+        let value = serde_json::from_str::<Value>(&ext.value)
             .map_err(|e| format!("{owner}: extension {:?} is not JSON: {e}", ext.key))?;
-        if !KNOWN_EXTENSIONS.contains(&ext.key.as_str()) {
-            tracing::warn!(
+        match ext.key.as_str() {
+            "apis" => {
+                let names = value
+                    .as_array()
+                    .map(|a| a.iter().map(Value::as_str).collect());
+                let Some(names) = names
+                    .and_then(|n: Vec<Option<&str>>| n.into_iter().collect::<Option<Vec<&str>>>())
+                else {
+                    return Err(format!(
+                        "{owner}: extension \"apis\" must be an array of API names"
+                    ));
+                };
+                if let Some(bad) = names.iter().find(|n| !crate::outbound::is_api_name(n)) {
+                    return Err(format!(
+                        "{owner}: {bad:?} is not an API name (1 to 32 of a-z, 0-9, '_', starting with a letter)"
+                    ));
+                }
+                apis.extend(names.into_iter().map(str::to_owned));
+            }
+            _ => tracing::warn!(
                 path = %path.display(), owner, key = ?ext.key,
                 "the component declares an extension this host does not know; it is ignored"
-            );
+            ),
         }
     }
-    Ok(())
+    Ok(apis)
 }
 
 /// Validate every tool of a description: names valid and unique within the
@@ -338,14 +358,15 @@ fn validate_component(described: Described, path: &Path) -> Result<Vec<ToolInfo>
         Described::V0_1(info) => return Ok(vec![validate_info(info.into())?]),
         Described::V0_2(info) => info,
     };
-    check_extensions("the component", &raw.extensions, path)?;
+    read_extensions("the component", &raw.extensions, path)?;
     if raw.tools.is_empty() {
         return Err("the component describes no tool".into());
     }
     let mut tools: Vec<ToolInfo> = Vec::with_capacity(raw.tools.len());
     for tool in raw.tools {
-        check_extensions(&tool.name, &tool.extensions, path)?;
-        let info = validate_info(tool.into())?;
+        let apis = read_extensions(&tool.name, &tool.extensions, path)?;
+        let mut info = validate_info(tool.into())?;
+        info.apis = apis;
         if tools.iter().any(|t| t.name == info.name) {
             return Err(format!(
                 "the tool name {:?} is declared twice in the component",
@@ -449,6 +470,7 @@ fn validate_info(raw: RawInfo) -> Result<ToolInfo, String> {
         output_schema,
         roles: raw.roles,
         annotations: raw.annotations,
+        apis: Vec::new(),
     })
 }
 

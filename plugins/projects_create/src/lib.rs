@@ -39,6 +39,7 @@ impl Tool for ProjectsCreate {
             .read_only(false)
             .destructive(false)
             .idempotent(false)
+            .apis(["app"])
     }
 
     fn call(ctx: &Context, input: Input) -> Result<Project, ToolError> {

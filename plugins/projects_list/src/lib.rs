@@ -33,6 +33,7 @@ impl Tool for ProjectsList {
         Describe::new("projects_list", "List the caller's projects in the app.")
             .title("List projects")
             .read_only(true)
+            .apis(["app"])
     }
 
     fn call(ctx: &Context, _input: Input) -> Result<ProjectList, ToolError> {
