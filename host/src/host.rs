@@ -645,12 +645,12 @@ async fn warn_of_ungranted_apis(registry: Registry, policy: Arc<Policy>, stop: C
     let mut seen: std::collections::HashSet<(String, String)> = Default::default();
     loop {
         let tools = registry.snapshot();
-        let current: std::collections::HashSet<(String, String)> = (tools.iter())
-            .map(|e| (e.name().to_owned(), e.version().to_owned()))
-            .collect();
+        let mut current = std::collections::HashSet::with_capacity(tools.len());
         for entry in tools.iter() {
             let key = (entry.name().to_owned(), entry.version().to_owned());
-            if seen.contains(&key) {
+            let new = !seen.contains(&key);
+            current.insert(key);
+            if !new {
                 continue;
             }
             let missing = policy.ungranted_apis(entry.info());

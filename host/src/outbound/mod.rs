@@ -167,6 +167,9 @@ pub struct ApiSettings {
 /// Longest `timeout_ms` accepted: five minutes.
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
 
+/// The rule [`is_api_name`] checks, for error messages.
+pub const API_NAME_RULE: &str = "an API name is 1 to 32 of a-z, 0-9, '_', starting with a letter";
+
 /// Whether `name` can name an API: 1 to 32 of `a-z`, `0-9`, `_`, starting
 /// with a letter (it becomes part of an environment variable's name).
 pub fn is_api_name(name: &str) -> bool {
@@ -195,10 +198,7 @@ impl ApiSettings {
     ) -> Result<ApiSettings, (String, String)> {
         let key = |field: &str| format!("apis.{name}.{field}");
         if !is_api_name(name) {
-            return Err((
-                format!("apis.{name}"),
-                "an API name is 1 to 32 of a-z, 0-9, '_', starting with a letter".into(),
-            ));
+            return Err((format!("apis.{name}"), API_NAME_RULE.into()));
         }
         let url = ApiUrl::parse(&config.url).map_err(|e| (key("url"), e))?;
         let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());

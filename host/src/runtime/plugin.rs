@@ -325,22 +325,16 @@ fn read_extensions(
             .map_err(|e| format!("{owner}: extension {:?} is not JSON: {e}", ext.key))?;
         match ext.key.as_str() {
             "apis" => {
-                let names = value
-                    .as_array()
-                    .map(|a| a.iter().map(Value::as_str).collect());
-                let Some(names) = names
-                    .and_then(|n: Vec<Option<&str>>| n.into_iter().collect::<Option<Vec<&str>>>())
-                else {
-                    return Err(format!(
-                        "{owner}: extension \"apis\" must be an array of API names"
-                    ));
-                };
+                let names: Vec<String> = serde_json::from_value(value).map_err(|_| {
+                    format!("{owner}: extension \"apis\" must be an array of API names")
+                })?;
                 if let Some(bad) = names.iter().find(|n| !crate::outbound::is_api_name(n)) {
                     return Err(format!(
-                        "{owner}: {bad:?} is not an API name (1 to 32 of a-z, 0-9, '_', starting with a letter)"
+                        "{owner}: {bad:?} is not an API name: {}",
+                        crate::outbound::API_NAME_RULE
                     ));
                 }
-                apis.extend(names.into_iter().map(str::to_owned));
+                apis.extend(names);
             }
             _ => tracing::warn!(
                 path = %path.display(), owner, key = ?ext.key,
@@ -863,9 +857,9 @@ fn content_v2(c: v2::types::Content) -> Result<Content, String> {
                     MCP_CONTENT_TYPES.join(", ")
                 ));
             }
-            serde_json::from_value::<rmcp::model::ContentBlock>(value.clone()).map_err(|e| {
-                format!("an `mcp` content block of type {kind:?} is malformed: {e}")
-            })?;
+            <rmcp::model::ContentBlock as serde::Deserialize>::deserialize(&value).map_err(
+                |e| format!("an `mcp` content block of type {kind:?} is malformed: {e}"),
+            )?;
             Content::Mcp(value)
         }
     })
