@@ -134,16 +134,14 @@ impl TestServer {
         self.transport_as("dev-user", &["member"])
     }
 
-    /// POST `body` as is to the MCP endpoint with a member token for
-    /// `subject`, as a stateless 2026-07-28 request; the status and the JSON
-    /// answer (the last event of a stream), or `Null` if there is none. The
-    /// `Mcp-Method` and `Mcp-Name` headers are taken from the body when it is
-    /// a request, else `tools/call`.
-    pub async fn post_raw(
+    /// A stateless 2026-07-28 POST of `body` as `subject` (roles `member`),
+    /// with the `Mcp-Method` and `Mcp-Name` headers taken from the body when
+    /// it is a request, else `tools/call` and `notes_list`; not yet sent.
+    pub fn stateless_request(
         &self,
         subject: &str,
         body: impl Into<String>,
-    ) -> (u16, serde_json::Value) {
+    ) -> reqwest::RequestBuilder {
         let body = body.into();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         let method = parsed["method"].as_str().unwrap_or("tools/call").to_owned();
@@ -151,7 +149,7 @@ impl TestServer {
             .as_str()
             .unwrap_or("notes_list")
             .to_owned();
-        let response = reqwest::Client::new()
+        reqwest::Client::new()
             .post(self.url())
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
@@ -163,6 +161,20 @@ impl TestServer {
                 format!("Bearer {}", self.token(subject, &["member"])),
             )
             .body(body)
+    }
+
+    /// POST `body` as is to the MCP endpoint with a member token for
+    /// `subject`, as a stateless 2026-07-28 request; the status and the JSON
+    /// answer (the last event of a stream), or `Null` if there is none. The
+    /// `Mcp-Method` and `Mcp-Name` headers are taken from the body when it is
+    /// a request, else `tools/call`.
+    pub async fn post_raw(
+        &self,
+        subject: &str,
+        body: impl Into<String>,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .stateless_request(subject, body)
             .send()
             .await
             .expect("the server answers");

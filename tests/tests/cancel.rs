@@ -96,16 +96,8 @@ async fn a_client_cancel_stops_a_looping_call_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_stops_its_call() {
     let server = looping_server().await;
-    let token = server.token("alice", &["member"]);
-    let request = reqwest::Client::new()
-        .post(server.url())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "hostile_loop")
-        .header("authorization", format!("Bearer {token}"))
-        .body(TestServer::call_body("hostile_loop", &json!({})))
+    let request = server
+        .stateless_request("alice", TestServer::call_body("hostile_loop", &json!({})))
         .send();
     let pending = tokio::spawn(request);
     in_flight(&server, 1, Duration::from_secs(10)).await;

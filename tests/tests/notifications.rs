@@ -135,18 +135,8 @@ async fn post_stateless(server: &TestServer, meta: Value) -> Vec<Value> {
         "jsonrpc": "2.0", "id": 7, "method": "tools/call",
         "params": {"name": "multi_progress", "arguments": {"steps": 3}, "_meta": meta}
     });
-    let text = reqwest::Client::new()
-        .post(server.url())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "multi_progress")
-        .header(
-            "authorization",
-            format!("Bearer {}", server.token("alice", &[])),
-        )
-        .body(body.to_string())
+    let text = server
+        .stateless_request("alice", body.to_string())
         .send()
         .await
         .unwrap()
