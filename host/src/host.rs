@@ -288,7 +288,7 @@ impl Host {
             .map_err(|e| plugins_error(e.to_string()))?
         };
         registry.set_problems(first.problems);
-        registry.publish(first.tools);
+        registry.publish(first.catalog);
         let cancel = CancellationToken::new();
         if let Some(watch) = &settings.plugins.watch {
             spawn_watcher(

@@ -10,7 +10,10 @@
 //! assert_eq!(out.structured.unwrap()["title"], "t");
 //! ```
 
-use crate::runtime::{CallError, LoadError, Plugin, Runtime, RuntimeConfig, ToolOutput};
+use crate::runtime::{
+    CallError, CallLinks, LoadError, Plugin, PromptOutput, ResourceContents, Runtime,
+    RuntimeConfig, ToolError, ToolOutput, resource_label,
+};
 use crate::{Principal, Store};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,7 +69,7 @@ impl PluginHarness {
     pub fn tool(&self, name: &str) -> Option<Self> {
         Some(PluginHarness {
             runtime: self.runtime.clone(),
-            plugin: self.plugin.component_tool(name)?,
+            plugin: self.plugin.component().tool(name)?,
             calls: AtomicU64::new(0),
         })
     }
@@ -81,5 +84,56 @@ impl PluginHarness {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         self.plugin
             .call(principal, &format!("test-{n}"), &arguments)
+    }
+
+    /// Read the resource at `uri` from the plugin's component as
+    /// `principal`, matched as the host matches it (the resource at that
+    /// URI, else the template with the most literal text).
+    pub fn read_resource(
+        &self,
+        principal: &Principal,
+        uri: &str,
+    ) -> Result<ResourceContents, CallError> {
+        let component = self.plugin.component();
+        let Some(request) = component.resolve(uri) else {
+            return Err(CallError::Tool {
+                tool: resource_label(uri),
+                error: ToolError::NotFound(
+                    "no resource or template of the component matches".into(),
+                ),
+            });
+        };
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let limits = self.runtime.limits().clone();
+        component.read_resource(
+            principal,
+            &format!("test-{n}"),
+            &request,
+            &limits,
+            &CallLinks::default(),
+        )
+    }
+
+    /// Get the prompt `name` of the plugin's component filled in with
+    /// `arguments`, as `principal`.
+    pub fn get_prompt(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: &[(&str, &str)],
+    ) -> Result<PromptOutput, CallError> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let arguments: Vec<(String, String)> = (arguments.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let limits = self.runtime.limits().clone();
+        (self.plugin.component()).get_prompt(
+            principal,
+            &format!("test-{n}"),
+            name,
+            &arguments,
+            &limits,
+            &CallLinks::default(),
+        )
     }
 }

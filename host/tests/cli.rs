@@ -185,7 +185,7 @@ fn a_caller_without_the_role_is_refused() {
 }
 
 #[test]
-fn inspect_prints_contract_imports_and_each_tools_schema_roles_and_hints() {
+fn inspect_prints_contract_imports_each_tools_schema_roles_and_hints_and_the_rest_served() {
     let cache = tempfile::tempdir().unwrap();
     for (path, name, roles, read_only) in [
         (NOTES_CREATE, "notes_create", vec!["member"], false),
@@ -223,6 +223,14 @@ fn inspect_prints_contract_imports_and_each_tools_schema_roles_and_hints() {
         json(&toolhost(&["inspect", NOTES_LIST], cache.path()))["tools"][0]["apis"],
         serde_json::json!([])
     );
+    // A component's resources, templates and prompts.
+    let info = json(&toolhost(&["inspect", NOTES_LIST], cache.path()));
+    assert_eq!(info["resources"], serde_json::json!([]));
+    assert_eq!(info["resourceTemplates"][0]["uriTemplate"], "notes://{id}");
+    assert_eq!(info["resourceTemplates"][0]["mimeType"], "text/markdown");
+    assert_eq!(info["prompts"][0]["name"], "summarise_notes");
+    assert_eq!(info["prompts"][0]["arguments"][0]["name"], "topic");
+    assert_eq!(info["prompts"][0]["arguments"][0]["required"], false);
     // The JavaScript kit builds the 0.1 contract: no hints.
     let out = toolhost(&["inspect", NOTES_SEARCH], cache.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

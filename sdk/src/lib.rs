@@ -51,6 +51,7 @@ mod describe;
 mod error;
 pub mod http;
 pub mod log;
+mod served;
 mod store;
 
 pub use content::Content;
@@ -58,6 +59,12 @@ pub use context::{ClientLevel, Context, Principal};
 pub use describe::Describe;
 pub use error::ToolError;
 pub use http::{Http, HttpError};
+#[doc(hidden)]
+pub use served::export as export_served;
+pub use served::{
+    Contents, DescribePrompt, DescribeResource, Prompt, PromptArguments, PromptMessage, Resource,
+    ResourceRequest,
+};
 pub use store::{Bucket, Entry, Scan, StoreError};
 
 /// The bindings generated from the WIT contract. Tools should not need them;
@@ -75,7 +82,11 @@ pub mod bindings {
 
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
-    pub use crate::{Bucket, Content, Context, Describe, Entry, Principal, Tool, ToolError};
+    pub use crate::{
+        Bucket, Content, Contents, Context, Describe, DescribePrompt, DescribeResource, Entry,
+        Principal, Prompt, PromptArguments, PromptMessage, Resource, ResourceRequest, Tool,
+        ToolError,
+    };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }
@@ -203,10 +214,24 @@ pub mod export {
         }
     }
 
-    /// The component's `describe`: its tools.
-    pub fn component(tools: Vec<types::ToolInfo>) -> types::ComponentInfo {
+    /// The component's `describe`: its tools, resources and prompts.
+    pub fn component(
+        tools: Vec<types::ToolInfo>,
+        resources: &[crate::export_served::ResourceEntry],
+        prompts: &[crate::export_served::PromptEntry],
+    ) -> types::ComponentInfo {
+        let (mut fixed, mut templates) = (Vec::new(), Vec::new());
+        for (describe, _) in resources {
+            crate::served::describe_into(describe(), &mut fixed, &mut templates);
+        }
         types::ComponentInfo {
             tools,
+            resources: fixed,
+            resource_templates: templates,
+            prompts: prompts
+                .iter()
+                .map(|(describe, _)| crate::served::prompt_info(describe()))
+                .collect(),
             extensions: Vec::new(),
         }
     }
@@ -253,21 +278,45 @@ pub mod export {
     }
 }
 
-/// Export one or more [`Tool`]s as the component's `describe` and `call`:
-/// `toolhost_sdk::export_tools!(ListNotes, CreateNote);`. Use it once per
-/// crate, at the top level. Tool names must differ (the host refuses a
-/// component that declares a name twice).
+/// Export everything a component serves: its [`Tool`]s, [`Resource`]s
+/// (fixed and templates) and [`Prompt`]s, each list possibly empty:
+///
+/// ```ignore
+/// toolhost_sdk::export_component! {
+///     tools: [ListNotes, CreateNote],
+///     resources: [NoteById],
+///     prompts: [Summarise],
+/// }
+/// ```
+///
+/// Use it once per crate, at the top level. Names (and URIs) must differ
+/// within each list: the host refuses a component that declares one twice.
 #[macro_export]
-macro_rules! export_tools {
-    ($($tool:ty),+ $(,)?) => {
+macro_rules! export_component {
+    (
+        tools: [$($tool:ty),* $(,)?],
+        resources: [$($resource:ty),* $(,)?],
+        prompts: [$($prompt:ty),* $(,)?] $(,)?
+    ) => {
         const _: () = {
             struct __ToolhostExport;
 
+            const __RESOURCES: &[$crate::export_served::ResourceEntry] = &[$((
+                <$resource as $crate::Resource>::describe as fn() -> $crate::DescribeResource,
+                <$resource as $crate::Resource>::read,
+            )),*];
+            const __PROMPTS: &[$crate::export_served::PromptEntry] = &[$((
+                <$prompt as $crate::Prompt>::describe as fn() -> $crate::DescribePrompt,
+                <$prompt as $crate::Prompt>::get,
+            )),*];
+
             impl $crate::bindings::Guest for __ToolhostExport {
                 fn describe() -> $crate::bindings::toolhost::plugin::types::ComponentInfo {
-                    $crate::export::component(::std::vec![
-                        $($crate::export::describe::<$tool>()),+
-                    ])
+                    $crate::export::component(
+                        ::std::vec![$($crate::export::describe::<$tool>()),*],
+                        __RESOURCES,
+                        __PROMPTS,
+                    )
                 }
 
                 fn call(
@@ -278,15 +327,32 @@ macro_rules! export_tools {
                     $crate::bindings::toolhost::plugin::types::ToolOutput,
                     $crate::bindings::toolhost::plugin::types::ToolError,
                 > {
-                    $crate::export::dispatch(
-                        &[$((
-                            <$tool as $crate::Tool>::describe as fn() -> $crate::Describe,
-                            $crate::export::call::<$tool>,
-                        )),+],
-                        ctx,
-                        &tool,
-                        arguments,
-                    )
+                    let tools: &[$crate::export::Entry] = &[$((
+                        <$tool as $crate::Tool>::describe as fn() -> $crate::Describe,
+                        $crate::export::call::<$tool>,
+                    )),*];
+                    $crate::export::dispatch(tools, ctx, &tool, arguments)
+                }
+
+                fn read_resource(
+                    ctx: $crate::bindings::toolhost::plugin::types::CallContext,
+                    request: $crate::bindings::toolhost::plugin::types::ResourceRequest,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::bindings::toolhost::plugin::types::EmbeddedResource>,
+                    $crate::bindings::toolhost::plugin::types::ToolError,
+                > {
+                    $crate::export_served::read(__RESOURCES, ctx, request)
+                }
+
+                fn get_prompt(
+                    ctx: $crate::bindings::toolhost::plugin::types::CallContext,
+                    name: ::std::string::String,
+                    arguments: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> ::std::result::Result<
+                    $crate::bindings::toolhost::plugin::types::PromptOutput,
+                    $crate::bindings::toolhost::plugin::types::ToolError,
+                > {
+                    $crate::export_served::get(__PROMPTS, ctx, &name, arguments)
                 }
             }
 
@@ -294,6 +360,16 @@ macro_rules! export_tools {
                 __ToolhostExport with_types_in $crate::bindings
             );
         };
+    };
+}
+
+/// Export one or more [`Tool`]s (and nothing else):
+/// `toolhost_sdk::export_tools!(ListNotes, CreateNote);` is
+/// [`export_component!`] with these tools and no resources or prompts.
+#[macro_export]
+macro_rules! export_tools {
+    ($($tool:ty),+ $(,)?) => {
+        $crate::export_component! { tools: [$($tool),+], resources: [], prompts: [] }
     };
 }
 

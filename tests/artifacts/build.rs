@@ -30,6 +30,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("multi_tools", "MULTI_TOOLS"),
     ("duplicate_names", "DUPLICATE_NAMES"),
     ("conformance_tools", "CONFORMANCE_TOOLS"),
+    ("conformance_served", "CONFORMANCE_SERVED"),
 ];
 /// (plugin directory, build script, output file, constant) for each tool
 /// written in another language, built by its kit in `sdk/`. Test tools of

@@ -221,6 +221,46 @@ impl TestServer {
         std::fs::remove_file(self.plugins_dir().join(name)).unwrap();
     }
 
+    /// The audit records matching `query` (newest first), after every
+    /// record written so far reached the trail.
+    pub async fn audit_records(
+        &self,
+        query: toolhost::storage::audit::AuditQuery,
+    ) -> Vec<toolhost::storage::audit::AuditRecord> {
+        let log = self
+            .host
+            .dispatcher()
+            .audit()
+            .expect("the audit trail is on");
+        assert!(
+            log.flush(Duration::from_secs(5)).await,
+            "the audit trail flushes"
+        );
+        let path = toolhost::storage::audit::SqliteAuditStore::path_in(&self.data_dir());
+        toolhost::storage::run_blocking(move || {
+            let trail = toolhost::storage::audit::SqliteAuditStore::open_existing(&path)?;
+            toolhost::storage::audit::AuditStore::query(&trail, &query)
+        })
+        .await
+        .expect("the audit trail reads")
+    }
+
+    /// A client of the stateless 2026-07-28 revision, as `dev-user`.
+    pub async fn client_2026(
+        &self,
+    ) -> rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig> {
+        use rmcp::ClientServiceExt;
+        rmcp::model::ClientConfig::default()
+            .serve_with_lifecycle(
+                self.transport(),
+                rmcp::ClientLifecycleMode::Discover {
+                    preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                },
+            )
+            .await
+            .expect("a 2026-07-28 client connects")
+    }
+
     /// Wait until `check` holds for the registry, polling, at most `timeout`.
     pub async fn wait_for(
         &self,

@@ -19,7 +19,8 @@ fn one_component_serves_four_tools_with_their_own_descriptions() {
     let plugin = harness.plugin();
     assert_eq!(plugin.contract(), Contract::V0_2);
     let names: Vec<String> = plugin
-        .component_tools()
+        .component()
+        .tools()
         .map(|t| t.name().to_owned())
         .collect();
     assert_eq!(
@@ -32,14 +33,14 @@ fn one_component_serves_four_tools_with_their_own_descriptions() {
         ]
     );
 
-    let echo = plugin.component_tool("multi_echo").unwrap();
+    let echo = plugin.component().tool("multi_echo").unwrap();
     let a = echo.info().annotations;
     assert_eq!(
         (a.read_only, a.destructive, a.idempotent, a.open_world),
         (Some(true), None, None, Some(false))
     );
     assert_eq!(echo.info().title.as_deref(), Some("Echo"));
-    let media = plugin.component_tool("multi_media").unwrap();
+    let media = plugin.component().tool("multi_media").unwrap();
     assert_eq!(media.info().roles, ["member"]);
     assert_eq!(media.info().annotations.idempotent, Some(true));
     assert_eq!(media.content_hash(), echo.content_hash(), "one version");

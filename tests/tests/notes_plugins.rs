@@ -336,3 +336,71 @@ fn newest_notes_cost_one_bounded_scan_whatever_the_history() {
         "read exactly the 20 newest of 500"
     );
 }
+
+#[test]
+fn each_note_is_a_resource_of_its_owner_and_the_prompt_summarises_them() {
+    let notes = Notes::load();
+    let alice = member("alice");
+    let id = notes.create(&alice, "Pay rent", "before the 3rd")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = notes
+        .list
+        .read_resource(&alice, &format!("notes://{id}"))
+        .unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].mime_type.as_deref(), Some("text/markdown"));
+    match &read[0].body {
+        toolhost::runtime::ResourceBody::Text(t) => {
+            assert!(t.starts_with("# Pay rent\n\nbefore the 3rd"), "{t}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Bob has no such note; a URI no template matches is not found either.
+    for (who, uri) in [
+        (member("bob"), format!("notes://{id}")),
+        (alice.clone(), "notes://a/b".to_owned()),
+        (alice.clone(), "other://x".to_owned()),
+    ] {
+        let e = notes.list.read_resource(&who, &uri).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                CallError::Tool {
+                    error: toolhost::runtime::ToolError::NotFound(_),
+                    ..
+                }
+            ),
+            "{uri}: {e}"
+        );
+    }
+
+    let prompt = notes
+        .list
+        .get_prompt(&alice, "summarise_notes", &[])
+        .unwrap();
+    let Content::Text(text) = &prompt.messages[0].content else {
+        panic!("{prompt:?}")
+    };
+    assert!(
+        text.contains("Pay rent (") && text.contains("before the 3rd"),
+        "{text}"
+    );
+    let none = notes
+        .list
+        .get_prompt(&alice, "summarise_notes", &[("topic", "holiday")])
+        .unwrap();
+    let Content::Text(text) = &none.messages[0].content else {
+        panic!("{none:?}")
+    };
+    assert!(text.contains("I have no notes yet"), "{text}");
+    let bad = notes
+        .list
+        .get_prompt(&alice, "summarise_notes", &[("colour", "red")])
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("\"colour\" is not an argument"),
+        "{bad}"
+    );
+}

@@ -119,29 +119,13 @@ async fn each_users_projects_reach_the_application_as_that_user() {
     );
 
     // The audit trail holds each request, tied to its call.
-    assert!(
-        server
-            .host
-            .dispatcher()
-            .audit()
-            .unwrap()
-            .flush(Duration::from_secs(5))
-            .await
-    );
-    let path = toolhost::storage::audit::SqliteAuditStore::path_in(&server.data_dir());
-    let records = toolhost::storage::run_blocking(move || {
-        let trail = toolhost::storage::audit::SqliteAuditStore::open_existing(&path)?;
-        toolhost::storage::audit::AuditStore::query(
-            &trail,
-            &toolhost::storage::audit::AuditQuery {
-                decision: Some("outbound".into()),
-                limit: 100,
-                ..Default::default()
-            },
-        )
-    })
-    .await
-    .unwrap();
+    let records = server
+        .audit_records(toolhost::storage::audit::AuditQuery {
+            decision: Some("outbound".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await;
     assert_eq!(records.len(), 5, "{records:?}");
     assert!(records.iter().any(|r| {
         r.subject == "bob"

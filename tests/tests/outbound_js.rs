@@ -9,7 +9,6 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use std::time::Duration;
 use toolhost_tests::app::{AUDIENCE, caller_api, grant, start_with_app};
 use toolhost_tests::{TestServer, plugins, shared_cache};
 
@@ -104,29 +103,13 @@ async fn a_javascript_tools_fetch_reaches_the_application_as_each_caller() {
     );
     assert_eq!(app.requests().len(), 2, "the application got nothing more");
 
-    assert!(
-        server
-            .host
-            .dispatcher()
-            .audit()
-            .unwrap()
-            .flush(Duration::from_secs(5))
-            .await
-    );
-    let path = toolhost::storage::audit::SqliteAuditStore::path_in(&server.data_dir());
-    let refused = toolhost::storage::run_blocking(move || {
-        let trail = toolhost::storage::audit::SqliteAuditStore::open_existing(&path)?;
-        toolhost::storage::audit::AuditStore::query(
-            &trail,
-            &toolhost::storage::audit::AuditQuery {
-                decision: Some("outbound_refused".into()),
-                limit: 100,
-                ..Default::default()
-            },
-        )
-    })
-    .await
-    .unwrap();
+    let refused = server
+        .audit_records(toolhost::storage::audit::AuditQuery {
+            decision: Some("outbound_refused".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await;
     assert_eq!(refused.len(), 1, "{refused:?}");
     let reason = refused[0].reason.as_deref().unwrap();
     assert_eq!(

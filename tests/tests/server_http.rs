@@ -3,11 +3,10 @@
 //! during swaps.
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientConfig, JsonObject, ProtocolVersion,
-    ServerNotification, SubscriptionFilter,
+    CallToolRequestParams, CallToolResult, JsonObject, ServerNotification, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RunningService};
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -88,15 +87,7 @@ async fn a_session_client_lists_creates_and_lists_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stateless_2026_client_calls_tools() {
     let server = TestServer::start(&[plugins::NOTES_CREATE, plugins::NOTES_LIST], |_| {}).await;
-    let client = ClientConfig::default()
-        .serve_with_lifecycle(
-            server.transport(),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .unwrap();
+    let client = server.client_2026().await;
     assert_eq!(tool_names(&client).await, ["notes_create", "notes_list"]);
     let created = call(
         &client,
@@ -176,15 +167,7 @@ async fn session_clients_hear_of_added_and_removed_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_of_the_2026_revision_hear_of_changes() {
     let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
-    let client = ClientConfig::default()
-        .serve_with_lifecycle(
-            server.transport(),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .unwrap();
+    let client = server.client_2026().await;
     let mut subscription = client
         .listen(SubscriptionFilter::builder().tools_list_changed().build())
         .await

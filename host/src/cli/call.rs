@@ -84,7 +84,7 @@ fn call(args: CallArgs) -> Result<u8, String> {
     }
     let name = plugin.name().to_owned();
     let registry = Registry::new();
-    registry.publish(BTreeMap::from([(name.clone(), plugin)]));
+    registry.publish(BTreeMap::from([(name.clone(), plugin)]).into());
     drop(loaded);
     let (outbound, _) = Outbound::open(
         &settings.outbound,
@@ -129,11 +129,12 @@ fn pick_tool(
     tool: Option<&str>,
 ) -> Result<toolhost::runtime::Plugin, String> {
     let names: Vec<String> = loaded
-        .component_tools()
+        .component()
+        .tools()
         .map(|t| t.name().to_owned())
         .collect();
     match tool {
-        Some(name) => loaded.component_tool(name).ok_or_else(|| {
+        Some(name) => loaded.component().tool(name).ok_or_else(|| {
             format!(
                 "the component has no tool {name:?}; it has {}",
                 names.join(", ")

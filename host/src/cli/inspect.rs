@@ -1,5 +1,5 @@
-//! `toolhost inspect`: what a plugin says about itself (each of its tools),
-//! and what it imports.
+//! `toolhost inspect`: what a plugin says about itself (each of its tools,
+//! resources, resource templates and prompts), and what it imports.
 
 use super::{CacheArgs, EXIT_OK, EXIT_USAGE, print_json, runtime};
 use serde_json::json;
@@ -14,8 +14,11 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> u8 {
-    let loaded = runtime(&args.cache, None, Default::default())
-        .and_then(|r| r.load_file(&args.plugin).map_err(|e| e.to_string()));
+    let loaded = runtime(&args.cache, None, Default::default()).and_then(|r| {
+        let bytes = std::fs::read(&args.plugin)
+            .map_err(|e| format!("{}: cannot read: {e}", args.plugin.display()))?;
+        (r.load_component(&args.plugin, &bytes)).map_err(|e| e.to_string())
+    });
     let plugin = match loaded {
         Ok(p) => p,
         Err(e) => {
@@ -24,7 +27,7 @@ pub fn run(args: InspectArgs) -> u8 {
         }
     };
     let tools: Vec<_> = plugin
-        .component_tools()
+        .tools()
         .map(|tool| {
             let info = tool.info();
             let a = info.annotations;
@@ -45,11 +48,41 @@ pub fn run(args: InspectArgs) -> u8 {
             })
         })
         .collect();
+    let resources: Vec<_> = (plugin.resources().iter())
+        .map(|r| {
+            json!({
+                "uri": r.uri, "name": r.name, "title": r.title, "description": r.description,
+                "mimeType": r.mime_type, "roles": r.roles,
+            })
+        })
+        .collect();
+    let templates: Vec<_> = (plugin.templates().iter())
+        .map(|t| {
+            json!({
+                "uriTemplate": t.template.as_str(), "name": t.name, "title": t.title,
+                "description": t.description, "mimeType": t.mime_type, "roles": t.roles,
+            })
+        })
+        .collect();
+    let prompts: Vec<_> = (plugin.prompts().iter())
+        .map(|p| {
+            let arguments: Vec<_> = (p.arguments.iter())
+                .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
+                .collect();
+            json!({
+                "name": p.name, "title": p.title, "description": p.description,
+                "arguments": arguments, "roles": p.roles,
+            })
+        })
+        .collect();
     print_json(&json!({
         "contract": plugin.contract().world(),
         "version": plugin.content_hash(),
         "imports": plugin.imports(),
         "tools": tools,
+        "resources": resources,
+        "resourceTemplates": templates,
+        "prompts": prompts,
     }));
     EXIT_OK
 }

@@ -17,7 +17,7 @@ mod resolve;
 
 pub use crate::auth::{AuthConfig, ClerkConfig, IssueConfig, OidcConfig, UpstreamConfig};
 pub use crate::outbound::{ApiAuth, ApiConfig};
-pub use crate::policy::{RateLimit, RateLimitOverride, ToolPolicy};
+pub use crate::policy::{RateLimit, RateLimitOverride, ServedPolicy, ToolPolicy};
 pub use load::{ENV_VARS, EnvVar};
 pub use resolve::{AuditSettings, MetricsSettings, PluginSource, ResolvedConfig, StorageSettings};
 
@@ -90,6 +90,11 @@ pub struct Config {
     pub stdio: StdioConfig,
     /// Per-tool operator policy, by tool name.
     pub tools: BTreeMap<String, ToolPolicy>,
+    /// Per-resource operator policy, by URI or URI template
+    /// (`[resources."notes://{id}"]`).
+    pub resources: BTreeMap<String, ServedPolicy>,
+    /// Per-prompt operator policy, by prompt name.
+    pub prompts: BTreeMap<String, ServedPolicy>,
     /// The APIs tools may call, by name (granted per tool with
     /// `[tools.<name>] apis`).
     pub apis: BTreeMap<String, ApiConfig>,
@@ -496,6 +501,32 @@ apis = ["app"]
             .unwrap_err()
             .to_string();
         assert!(role.contains("tools.x.roles"), "{role}");
+        let served = parse("[resources.\"notes://{id}\"]\nroles = [\"\"]")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            served.contains("resources.\"notes://{id}\".roles"),
+            "{served}"
+        );
+        let unknown = parse("[prompts.p]\nscopes = []").unwrap_err().to_string();
+        assert!(unknown.contains("scopes"), "{unknown}");
+    }
+
+    #[test]
+    fn operators_set_roles_of_resources_and_prompts() {
+        let config = parse(
+            "[resources.\"notes://{id}\"]\nroles = [\"admin\"]\n[prompts.summarise_notes]\nroles = []",
+        )
+        .unwrap();
+        let resolved = config.resolve().unwrap();
+        let roles = |r: &Option<Vec<String>>| r.clone().unwrap();
+        assert_eq!(
+            roles(&resolved.policy.resources["notes://{id}"].roles),
+            ["admin"]
+        );
+        assert!(roles(&resolved.policy.prompts["summarise_notes"].roles).is_empty());
     }
 
     #[test]

@@ -281,7 +281,28 @@ impl Config {
             required_scopes: self.auth.required_scopes.clone(),
             filter_tools_list: self.auth.filter_tools_list,
             tools: self.tools.clone(),
+            resources: self.resources.clone(),
+            prompts: self.prompts.clone(),
         };
+        let served = (self
+            .resources
+            .iter()
+            .map(|(k, r)| (format!("resources.{k:?}"), r)))
+        .chain(
+            self.prompts
+                .iter()
+                .map(|(k, r)| (format!("prompts.{k}"), r)),
+        );
+        for (key, rules) in served {
+            if let Some(bad) = (rules.roles.iter().flatten())
+                .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))
+            {
+                return Err(invalid(
+                    &format!("{key}.roles"),
+                    format!("role {bad:?} is empty or has white space"),
+                ));
+            }
+        }
         for (tool, rules) in &self.tools {
             if let Some(bad) = (rules.roles.iter().flatten())
                 .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))

@@ -19,13 +19,16 @@ pub mod audit;
 use crate::Principal;
 use crate::clock::SharedClock;
 use crate::outbound::Outbound;
-use crate::policy::{Denial, Policy, Rejection};
+use crate::policy::{Decision, Denial, Policy, Rejection, Served};
 use crate::registry::Registry;
-use crate::runtime::{CallError, CallLinks, Cancel, EventSink, ToolOutput};
+use crate::runtime::{
+    CallError, CallLinks, Cancel, EventSink, Limits, PromptOutput, ResourceContents, ToolOutput,
+    prompt_label, resource_label,
+};
 use crate::storage::Store;
 use crate::storage::audit::AuditRecord;
 use audit::AuditLog;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
@@ -73,6 +76,12 @@ pub enum CallFailure {
     /// No tool has the name: a protocol error, not a tool result.
     #[error("unknown tool: {0:?}")]
     UnknownTool(String),
+    /// No resource has the URI, and it matches no template.
+    #[error("unknown resource: {0:?}")]
+    UnknownResource(String),
+    /// No prompt has the name.
+    #[error("unknown prompt: {0:?}")]
+    UnknownPrompt(String),
     /// The policy refused the call.
     #[error("{tool}: forbidden: {denial}")]
     Denied {
@@ -100,6 +109,8 @@ impl CallFailure {
     pub fn outcome(&self) -> &'static str {
         match self {
             CallFailure::UnknownTool(_) => "unknown_tool",
+            CallFailure::UnknownResource(_) => "unknown_resource",
+            CallFailure::UnknownPrompt(_) => "unknown_prompt",
             CallFailure::Denied { .. } => "denied",
             CallFailure::Rejected { rejection, .. } => rejection.reason(),
             CallFailure::Failed(e) => e.kind(),
@@ -109,6 +120,36 @@ impl CallFailure {
 
 /// What a call produced.
 pub type CallOutcome = Result<ToolOutput, CallFailure>;
+
+/// One request for the pipeline: what it is for and what the policy said.
+struct Job<F> {
+    /// Its name in the span, metrics and the audit trail: the tool name,
+    /// `resource <uri or template>` or `prompt <name>`.
+    label: String,
+    /// What serves it; `None` when nothing serves what was asked for.
+    found: Option<Found<F>>,
+    /// The failure when nothing serves it.
+    unknown: CallFailure,
+    /// What to record as its arguments, when the audit trail records them.
+    arguments: Option<String>,
+}
+
+/// What serves a request: the version, the policy's decision and the work
+/// to run if it is allowed.
+struct Found<F> {
+    version: String,
+    decision: Decision,
+    work: F,
+}
+
+/// What the work of an admitted request gets, on its blocking thread.
+struct Run {
+    principal: Principal,
+    request_id: String,
+    limits: Limits,
+    store: Store,
+    links: CallLinks,
+}
 
 /// The pipeline of one host. Cheap to share behind an `Arc`.
 pub struct Dispatcher {
@@ -261,6 +302,143 @@ impl Dispatcher {
         arguments: Value,
         options: CallOptions,
     ) -> CallOutcome {
+        let recorded = self.audit_arguments.then(|| arguments.to_string());
+        let found = self.registry.entry(tool).map(|entry| Found {
+            version: entry.version().to_owned(),
+            decision: self.policy.decide(principal, entry.info()),
+            work: move |run: Run| {
+                entry.call(
+                    &run.principal,
+                    &run.request_id,
+                    &arguments,
+                    &run.limits,
+                    &run.store,
+                    &run.links,
+                )
+            },
+        });
+        let job = Job {
+            label: tool.to_owned(),
+            found,
+            unknown: CallFailure::UnknownTool(tool.to_owned()),
+            arguments: recorded,
+        };
+        self.run(principal, job, options).await
+    }
+
+    /// Read the resource at `uri` for `principal`: the resource at that
+    /// URI, else the first template it matches; policy, limits, audit and
+    /// cancellation as for a tool call.
+    pub async fn read_resource(
+        &self,
+        principal: &Principal,
+        uri: &str,
+        options: CallOptions,
+    ) -> Result<ResourceContents, CallFailure> {
+        let snapshot = self.registry.snapshot();
+        let resolved = snapshot.resolve(uri).map(|(e, r)| (e.clone(), r));
+        let label = match &resolved {
+            Some((entry, _)) => resource_label(entry.key()),
+            None => resource_label(uri),
+        };
+        let found = resolved.map(|(entry, request)| {
+            let served = Served::Resource {
+                key: entry.key(),
+                roles: entry.roles(),
+            };
+            Found {
+                version: entry.component().version().to_owned(),
+                decision: self.policy.decide_served(principal, &served),
+                work: move |run: Run| {
+                    entry.component().read_resource(
+                        &run.principal,
+                        &run.request_id,
+                        &request,
+                        &run.limits,
+                        &run.links,
+                    )
+                },
+            }
+        });
+        let job = Job {
+            label,
+            found,
+            unknown: CallFailure::UnknownResource(uri.to_owned()),
+            arguments: self
+                .audit_arguments
+                .then(|| json!({ "uri": uri }).to_string()),
+        };
+        self.run(principal, job, options).await
+    }
+
+    /// Get the prompt `name` filled in with `arguments` for `principal`;
+    /// policy, limits, audit and cancellation as for a tool call.
+    pub async fn get_prompt(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: Vec<(String, String)>,
+        options: CallOptions,
+    ) -> Result<PromptOutput, CallFailure> {
+        let recorded = self.audit_arguments.then(|| {
+            let map: serde_json::Map<String, Value> = (arguments.iter())
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            Value::Object(map).to_string()
+        });
+        let entry = self.registry.snapshot().prompt(name).cloned();
+        let found = entry.map(|entry| {
+            let served = Served::Prompt {
+                name,
+                roles: &entry.info().roles,
+            };
+            let decision = self.policy.decide_served(principal, &served);
+            let name = name.to_owned();
+            Found {
+                version: entry.component().version().to_owned(),
+                decision,
+                work: move |run: Run| {
+                    entry.component().get_prompt(
+                        &run.principal,
+                        &run.request_id,
+                        &name,
+                        &arguments,
+                        &run.limits,
+                        &run.links,
+                    )
+                },
+            }
+        });
+        let job = Job {
+            label: prompt_label(name),
+            found,
+            unknown: CallFailure::UnknownPrompt(name.to_owned()),
+            arguments: recorded,
+        };
+        self.run(principal, job, options).await
+    }
+
+    /// The pipeline every request runs: request id and span, the policy's
+    /// decision, admission, `work` on a blocking thread (stopped when the
+    /// client cancels or goes away), metrics and the audit record. `work`
+    /// runs only when the job's target was found and allowed.
+    async fn run<T, F>(
+        &self,
+        principal: &Principal,
+        job: Job<F>,
+        options: CallOptions,
+    ) -> Result<T, CallFailure>
+    where
+        T: Send + 'static,
+        F: FnOnce(Run) -> Result<T, CallError> + Send + 'static,
+    {
+        let Job {
+            label,
+            found,
+            unknown,
+            arguments,
+        } = job;
+        let tool = label.as_str();
         let request_id = options.request_id.unwrap_or_else(|| {
             format!(
                 "{}-{}",
@@ -297,19 +475,24 @@ impl Dispatcher {
             reason: None,
             outcome: String::new(),
             duration_us: 0,
-            arguments: self.audit_arguments.then(|| arguments.to_string()),
+            arguments,
         };
-        let Some(entry) = self.registry.entry(tool) else {
-            span.in_scope(|| tracing::info!(reason = "unknown tool", "call rejected"));
-            record.reason = Some("unknown tool".into());
-            let failure = CallFailure::UnknownTool(tool.to_owned());
-            self.finish(&span, record, &Err(failure.outcome()), false)
+        let Some(Found {
+            version,
+            decision,
+            work,
+        }) = found
+        else {
+            let reason = unknown.outcome().replace('_', " ");
+            span.in_scope(|| tracing::info!(reason = reason.as_str(), "call rejected"));
+            record.reason = Some(reason);
+            self.finish(&span, record, &Err(unknown.outcome()), false)
                 .await;
-            return Err(failure);
+            return Err(unknown);
         };
-        record.version = Some(entry.version().to_owned());
-        span.record("version", entry.version());
-        let allowed = match self.policy.decide(principal, entry.info()) {
+        span.record("version", version.as_str());
+        record.version = Some(version.clone());
+        let allowed = match decision {
             Ok(allowed) => allowed,
             Err(denial) => {
                 span.in_scope(|| {
@@ -350,13 +533,11 @@ impl Dispatcher {
         record.decision = "allowed".into();
         let started = std::time::Instant::now();
         let outcome = {
-            let (principal, store, span) = (principal.clone(), self.store.clone(), span.clone());
-            let (entry, version) = (entry.clone(), entry.version().to_owned());
             let limits = allowed.limits;
             let grant = span.in_scope(|| {
                 self.outbound.grant(
                     tool,
-                    &principal,
+                    principal,
                     &allowed.apis,
                     &request_id,
                     limits.http_requests,
@@ -370,14 +551,20 @@ impl Dispatcher {
             };
             let guard = CancelOnDrop(Some(links.cancel.clone()));
             let stop = links.cancel.clone();
+            let run = Run {
+                principal: principal.clone(),
+                request_id,
+                limits,
+                store: self.store.clone(),
+                links,
+            };
+            let span_inside = span.clone();
             let mut running = tokio::task::spawn_blocking(move || {
                 // The call counts as in flight and holds its slot until its
                 // instance is gone, even if its caller stopped waiting.
                 let _held = (in_flight, admitted);
-                let _entered = span.enter();
-                crate::storage::blocking_section(|| {
-                    entry.call(&principal, &request_id, &arguments, &limits, &store, &links)
-                })
+                let _entered = span_inside.enter();
+                crate::storage::blocking_section(|| work(run))
             });
             let token = options.cancel.unwrap_or_default();
             let joined = tokio::select! {

@@ -55,6 +55,45 @@ pub struct ToolPolicy {
     pub apis: Vec<String>,
 }
 
+/// `[resources."<uri or template>"]` and `[prompts.<name>]`: the
+/// operator's rules for one resource (template) or prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServedPolicy {
+    /// Roles allowed to read (get) it, replacing the component's default;
+    /// an empty list lets any authenticated caller.
+    pub roles: Option<Vec<String>>,
+}
+
+/// What a resource read or prompt get is for, as the policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Served<'a> {
+    /// A resource at a fixed URI, or a template, by its URI or template.
+    Resource {
+        /// The URI or template.
+        key: &'a str,
+        /// The component's default roles.
+        roles: &'a [String],
+    },
+    /// A prompt.
+    Prompt {
+        /// Its name.
+        name: &'a str,
+        /// The component's default roles.
+        roles: &'a [String],
+    },
+}
+
+impl Served<'_> {
+    /// Its name in logs, metrics and the audit trail.
+    pub fn label(&self) -> String {
+        match self {
+            Served::Resource { key, .. } => crate::runtime::resource_label(key),
+            Served::Prompt { name, .. } => crate::runtime::prompt_label(name),
+        }
+    }
+}
+
 /// Every rule, resolved from the configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySettings {
@@ -72,6 +111,10 @@ pub struct PolicySettings {
     pub filter_tools_list: bool,
     /// The operator's rules per tool, by name.
     pub tools: BTreeMap<String, ToolPolicy>,
+    /// The operator's rules per resource, by URI or template.
+    pub resources: BTreeMap<String, ServedPolicy>,
+    /// The operator's rules per prompt, by name.
+    pub prompts: BTreeMap<String, ServedPolicy>,
 }
 
 impl Default for PolicySettings {
@@ -84,6 +127,8 @@ impl Default for PolicySettings {
             required_scopes: Vec::new(),
             filter_tools_list: true,
             tools: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            prompts: BTreeMap::new(),
         }
     }
 }
@@ -113,6 +158,19 @@ impl PolicySettings {
             (self.limits.memory_bytes, self.limits.table_elements),
             |(m, t), l| (m.max(l.memory_bytes), t.max(l.table_elements)),
         )
+    }
+
+    /// The roles that may read or get `served`: the operator's, else the
+    /// component's.
+    pub fn roles_for_served<'a>(&'a self, served: &Served<'a>) -> &'a [String] {
+        let (rules, key, default) = match served {
+            Served::Resource { key, roles } => (&self.resources, *key, *roles),
+            Served::Prompt { name, roles } => (&self.prompts, *name, *roles),
+        };
+        match rules.get(key).and_then(|p| p.roles.as_deref()) {
+            Some(roles) => roles,
+            None => default,
+        }
     }
 
     /// The roles that may call `tool`: the operator's, else the tool's own.
@@ -225,6 +283,43 @@ impl Policy {
                 .map(|t| t.apis.clone())
                 .unwrap_or_default(),
         })
+    }
+
+    /// May `principal` read the resource (or get the prompt) `served`?
+    /// Roles first (the operator's, else the component's), then the scopes
+    /// every request needs. Allowed reads run under the default `[limits]`
+    /// and reach no API.
+    pub fn decide_served(&self, principal: &Principal, served: &Served<'_>) -> Decision {
+        let label = served.label();
+        let required = self.settings.roles_for_served(served);
+        if !principal.has_any_role(required) {
+            return Err(Denial::Roles {
+                tool: label,
+                subject: principal.subject.clone(),
+                required: required.to_vec(),
+                held: principal.roles.clone(),
+            });
+        }
+        let missing = self.missing_scopes(principal, None);
+        if !missing.is_empty() {
+            return Err(Denial::Scopes {
+                tool: label,
+                subject: principal.subject.clone(),
+                missing,
+            });
+        }
+        Ok(Allowed {
+            tool: label,
+            limits: self.settings.limits.clone(),
+            apis: Vec::new(),
+        })
+    }
+
+    /// Whether `resources/list` (`prompts/list`) shows `served` to
+    /// `principal`: with filtering on, only what its roles allow.
+    pub fn visible_served(&self, principal: &Principal, served: &Served<'_>) -> bool {
+        !self.settings.filter_tools_list
+            || principal.has_any_role(self.settings.roles_for_served(served))
     }
 
     /// The APIs the tool `info` describes says it calls that the operator
@@ -481,5 +576,58 @@ mod tests {
             "the burst not set for the tool comes from [rate_limit], not the built-in default"
         );
         assert_eq!(s.rate_limit_for("other").burst, 5);
+    }
+
+    #[test]
+    fn resources_and_prompts_follow_the_component_then_the_operator() {
+        let admin_only = vec!["admin".to_owned()];
+        let note = Served::Resource {
+            key: "notes://{id}",
+            roles: &admin_only,
+        };
+        let open = Served::Prompt {
+            name: "summarise",
+            roles: &[],
+        };
+        let member = Principal::new("alice", ["member"]);
+        let p = policy(|_| {});
+        let denied = p.decide_served(&member, &note).unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "alice may not call resource notes://{id}: it needs one of the roles [admin] and has [member]"
+        );
+        assert!(!p.visible_served(&member, &note));
+        let allowed = p.decide_served(&member, &open).unwrap();
+        assert_eq!(allowed.tool, "prompt summarise");
+        assert!(allowed.apis.is_empty(), "a read reaches no API");
+        assert!(p.visible_served(&member, &open));
+
+        // The operator's roles replace the component's, both ways.
+        let p = policy(|s| {
+            s.resources.insert(
+                "notes://{id}".into(),
+                ServedPolicy {
+                    roles: Some(vec![]),
+                },
+            );
+            s.prompts.insert(
+                "summarise".into(),
+                ServedPolicy {
+                    roles: Some(vec!["admin".into()]),
+                },
+            );
+        });
+        assert!(p.decide_served(&member, &note).is_ok());
+        assert!(p.decide_served(&member, &open).is_err());
+        assert!(!p.visible_served(&member, &open));
+
+        // Scopes every request needs hold here too.
+        let p = policy(|s| s.required_scopes = vec!["mcp".into()]);
+        let missing = p.decide_served(&member, &open).unwrap_err();
+        assert_eq!(missing.reason(), "insufficient_scope");
+        assert!(
+            p.decide_served(&with_scopes(member, &["mcp"]), &open)
+                .is_ok()
+        );
     }
 }

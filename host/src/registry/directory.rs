@@ -6,14 +6,17 @@
 //! - a file that fails to load never replaces a version that works: the last
 //!   good version keeps serving, and the failure is logged once per change of
 //!   the file;
-//! - two files claiming one name: the one already serving it stays, the other
-//!   is refused (logged once, naming both); at start-up the first in path order
-//!   wins; when the serving file goes away, the other takes over. A file
-//!   serves all of its tools (a 0.2 component may have several) or none;
+//! - two files claiming one name (a tool or prompt name, a resource URI or
+//!   template): the one already serving it stays, the other is refused
+//!   (logged once, naming both); at start-up the first in path order wins;
+//!   when the serving file goes away, the other takes over. A file serves
+//!   everything it declares (a 0.2 component may have many tools, resources
+//!   and prompts) or nothing;
 //! - a file modified less than `settle` ago is left for the next reconcile, so
 //!   a copy in progress is not reported as broken.
 
-use crate::runtime::{Plugin, Runtime};
+use super::{Catalog, PromptEntry, ResourceEntry};
+use crate::runtime::{Component, Runtime};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -31,7 +34,7 @@ struct FileState {
     /// Content hash of the bytes last read.
     hash: Option<String>,
     /// The last version of this file that loaded.
-    good: Option<Plugin>,
+    good: Option<Component>,
     /// Why the file's current content does not serve, if it does not.
     problem: Option<String>,
 }
@@ -39,10 +42,10 @@ struct FileState {
 /// The result of one reconcile.
 #[derive(Debug, Default)]
 pub struct Reconciled {
-    /// The tool set the directory now provides.
-    pub tools: BTreeMap<String, Plugin>,
+    /// What the directory now serves.
+    pub catalog: Catalog,
     /// Files whose current content does not serve, and why (a load error,
-    /// or another file serving the same tool name).
+    /// or another file serving the same name).
     pub problems: BTreeMap<PathBuf, String>,
     /// Some files were still being written; reconcile again after `settle`.
     pub pending: bool,
@@ -54,8 +57,8 @@ pub struct PluginDir {
     runtime: Runtime,
     settle: Duration,
     files: BTreeMap<PathBuf, FileState>,
-    /// Which file serves each tool name.
-    owners: HashMap<String, PathBuf>,
+    /// Which file serves each name.
+    owners: HashMap<Claim, PathBuf>,
     /// (refused file, its version) pairs already logged as duplicates.
     refused: HashSet<(PathBuf, String)>,
 }
@@ -172,14 +175,14 @@ impl PluginDir {
                 }
             }
         }
-        let tools = self.assign_names();
+        let catalog = self.assign_names();
         let problems = self
             .files
             .iter()
             .filter_map(|(path, state)| Some((path.clone(), state.problem.clone()?)))
             .collect();
         Reconciled {
-            tools,
+            catalog,
             problems,
             pending,
         }
@@ -220,12 +223,11 @@ impl PluginDir {
                 Outcome::Loaded(plugin, hash) => {
                     metrics::counter!("toolhost_plugin_loads_total", "outcome" => "loaded")
                         .increment(1);
-                    let tools: Vec<String> = plugin
-                        .component_tools()
-                        .map(|t| t.name().to_owned())
-                        .collect();
+                    let tools: Vec<String> = plugin.tools().map(|t| t.name().to_owned()).collect();
                     tracing::info!(
-                        path = %path.display(), tools = ?tools, version = plugin.version(),
+                        path = %path.display(), tools = ?tools,
+                        resources = plugin.resources().len() + plugin.templates().len(),
+                        prompts = plugin.prompts().len(), version = plugin.version(),
                         cache = ?plugin.load_report().cache,
                         load_ms = plugin.load_report().total.as_secs_f64() * 1e3,
                         "plugin loaded"
@@ -253,19 +255,21 @@ impl PluginDir {
     }
 
     /// Decide which file serves each name: current owners keep their names.
-    /// A file serves all of its tools or none: one that declares a name
-    /// another file serves is refused as a whole.
-    fn assign_names(&mut self) -> BTreeMap<String, Plugin> {
-        let mut owners: HashMap<String, PathBuf> = HashMap::new();
-        for (name, path) in &self.owners {
-            if let Some(plugin) = self.files.get(path).and_then(|s| s.good.as_ref())
-                && plugin.component_tool(name).is_some()
+    /// A file serves everything it declares or nothing: one that declares a
+    /// name another file serves is refused as a whole.
+    fn assign_names(&mut self) -> Catalog {
+        let mut owners: HashMap<Claim, PathBuf> = HashMap::new();
+        for (claim, path) in &self.owners {
+            if let Some(component) = self.files.get(path).and_then(|s| s.good.as_ref())
+                && claims(component).contains(claim)
             {
-                owners.insert(name.clone(), path.clone());
+                owners.insert(claim.clone(), path.clone());
             }
         }
         for (path, state) in self.files.iter_mut() {
-            let Some(plugin) = &state.good else { continue };
+            let Some(component) = &state.good else {
+                continue;
+            };
             if state
                 .problem
                 .as_deref()
@@ -273,53 +277,113 @@ impl PluginDir {
             {
                 state.problem = None;
             }
-            let names: Vec<String> = plugin
-                .component_tools()
-                .map(|t| t.name().to_owned())
-                .collect();
-            let taken = names
+            let claimed = claims(component);
+            let taken = claimed
                 .iter()
-                .find_map(|n| Some((n, owners.get(n).filter(|o| *o != path)?)));
+                .find_map(|c| Some((c, owners.get(c).filter(|o| *o != path)?)));
             match taken {
                 None => {
-                    for name in names {
-                        owners.insert(name, path.clone());
+                    for claim in claimed {
+                        owners.insert(claim, path.clone());
                     }
                 }
-                Some((name, owner)) => {
+                Some((claim, owner)) => {
                     let owner = owner.clone();
                     owners.retain(|_, o| o != path);
-                    state.problem.get_or_insert(format!("{DUPLICATE} {name:?}"));
+                    state.problem.get_or_insert(format!("{DUPLICATE} {claim}"));
                     if self
                         .refused
-                        .insert((path.clone(), plugin.content_hash().to_owned()))
+                        .insert((path.clone(), component.content_hash().to_owned()))
                     {
                         tracing::warn!(
-                            tool = name.as_str(), serving = %owner.display(), refused = %path.display(),
-                            "two plugin files provide the same tool; the one already serving it stays"
+                            name = %claim, serving = %owner.display(), refused = %path.display(),
+                            "two plugin files provide the same name; the one already serving it stays"
                         );
                     }
                 }
             }
         }
         self.owners = owners;
-        self.owners
-            .iter()
-            .filter_map(|(name, path)| {
-                let plugin = self.files.get(path)?.good.as_ref()?.component_tool(name)?;
-                Some((name.clone(), plugin))
-            })
-            .collect()
+        let mut catalog = Catalog::default();
+        for (claim, path) in &self.owners {
+            let Some(component) = self.files.get(path).and_then(|s| s.good.clone()) else {
+                continue;
+            };
+            match claim {
+                Claim::Tool(name) => {
+                    if let Some(tool) = component.tool(name) {
+                        catalog.tools.insert(name.clone(), tool);
+                    }
+                }
+                Claim::Resource(uri) => {
+                    if let Some(i) = component.resources().iter().position(|r| r.uri == *uri) {
+                        let entry = ResourceEntry::fixed(component, i);
+                        catalog.resources.insert(uri.clone(), entry);
+                    }
+                }
+                Claim::Template(template) => {
+                    let found = (component.templates().iter())
+                        .position(|t| t.template.as_str() == template);
+                    if let Some(i) = found {
+                        let entry = ResourceEntry::template(component, i);
+                        catalog.templates.insert(template.clone(), entry);
+                    }
+                }
+                Claim::Prompt(name) => {
+                    if let Some(i) = component.prompts().iter().position(|p| p.name == *name) {
+                        catalog
+                            .prompts
+                            .insert(name.clone(), PromptEntry::new(component, i));
+                    }
+                }
+            }
+        }
+        catalog
     }
 }
 
+/// A name a component serves, of one kind: names of different kinds do
+/// not clash (a tool and a prompt may share one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Claim {
+    Tool(String),
+    Resource(String),
+    Template(String),
+    Prompt(String),
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Claim::Tool(n) => write!(f, "the tool {n:?}"),
+            Claim::Resource(u) => write!(f, "the resource {u:?}"),
+            Claim::Template(t) => write!(f, "the resource template {t:?}"),
+            Claim::Prompt(n) => write!(f, "the prompt {n:?}"),
+        }
+    }
+}
+
+/// Everything `component` would serve.
+fn claims(component: &Component) -> Vec<Claim> {
+    let tools = component.tools().map(|t| Claim::Tool(t.name().to_owned()));
+    let resources = (component.resources().iter()).map(|r| Claim::Resource(r.uri.clone()));
+    let templates =
+        (component.templates().iter()).map(|t| Claim::Template(t.template.as_str().to_owned()));
+    let prompts = (component.prompts().iter()).map(|p| Claim::Prompt(p.name.clone()));
+    tools
+        .chain(resources)
+        .chain(templates)
+        .chain(prompts)
+        .collect()
+}
+
 /// How a problem of a file refused for a taken name starts.
-const DUPLICATE: &str = "another file serves the tool";
+const DUPLICATE: &str = "another file serves";
 
 enum Outcome {
     /// Same bytes as last time (only the timestamp changed).
     Unchanged,
-    Loaded(Plugin, String),
+    Loaded(Component, String),
     Failed(String),
 }
 
@@ -332,7 +396,7 @@ fn load_one(runtime: &Runtime, path: &Path, previous_hash: Option<String>) -> Ou
     if previous_hash.as_deref() == Some(hash.as_str()) {
         return Outcome::Unchanged;
     }
-    match runtime.load_bytes(path, &bytes) {
+    match runtime.load_component(path, &bytes) {
         Ok(plugin) => Outcome::Loaded(plugin, hash),
         Err(e) => Outcome::Failed(e.to_string()),
     }

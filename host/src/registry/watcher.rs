@@ -109,7 +109,7 @@ async fn run(
             Ok(r) => {
                 retry_after = r.pending.then_some(settle);
                 registry.set_problems(r.problems);
-                if registry.publish(r.tools) {
+                if registry.publish(r.catalog) {
                     let tools = registry.snapshot();
                     tracing::info!(
                         generation = tools.generation(),

@@ -17,16 +17,26 @@ mod limits;
 mod output;
 mod plugin;
 mod schema;
+mod served;
 mod signals;
+mod uri_template;
 
 pub use cache::{ArtifactCache, CacheOutcome, Pruned, UNUSED_BUDGET_BYTES, content_hash};
 pub use capabilities::events::{MAX_NOTIFY, MAX_PROGRESS};
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
-pub use plugin::{Annotations, Contract, LoadReport, Plugin, ToolInfo, is_tool_name};
+pub use plugin::{
+    Annotations, Component, Contract, LoadReport, Plugin, ToolInfo, is_tool_name, prompt_label,
+    resource_label,
+};
 pub use schema::{ObjectSchema, SchemaError};
+pub use served::{
+    MessageRole, PromptArgument, PromptInfo, PromptMessage, PromptOutput, ResourceContents,
+    ResourceInfo, ResourceRequest, TemplateInfo,
+};
 pub use signals::{CallEvent, CallLinks, Cancel, ClientLevel, EventSink};
+pub use uri_template::{MAX_URI_BYTES, UriTemplate, check_uri};
 
 use crate::storage::Store;
 use host_state::HostState;
@@ -234,6 +244,19 @@ impl Runtime {
 
     /// Load a component from `bytes`; `path` names it in errors and logs.
     pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let component = self.load_component(path, bytes)?;
+        component
+            .tools()
+            .next()
+            .ok_or_else(|| LoadError::InvalidInfo {
+                path: path.to_path_buf(),
+                reason: "the component serves no tool (only resources or prompts)".into(),
+            })
+    }
+
+    /// Load the component in `bytes` (read from `path`) with everything it
+    /// serves: tools, resources, resource templates and prompts.
+    pub fn load_component(&self, path: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
         plugin::load(&self.shared, path, bytes)
     }
 }

@@ -6,6 +6,10 @@ use super::error::{CallError, LoadError, ToolError};
 use super::host_state::HostState;
 use super::output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
 use super::schema::ObjectSchema;
+use super::served::{
+    self, MessageRole, PromptInfo, PromptMessage, PromptOutput, ResourceContents, ResourceInfo,
+    ResourceRequest, TemplateInfo,
+};
 use super::signals::{CallLinks, Cancelled};
 use super::{EPOCH_TICK, Limits, Shared};
 use crate::principal::Principal;
@@ -13,7 +17,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::Component;
+use wasmtime::component::Component as WasmComponent;
 use wasmtime::{Store, Trap};
 
 /// What a tool says about itself, validated by the host.
@@ -97,7 +101,7 @@ pub struct LoadReport {
 /// version alive even if a newer one replaces it.
 #[derive(Clone)]
 pub struct Plugin {
-    inner: Arc<Inner>,
+    component: Component,
     /// Which of the component's tools this is.
     index: usize,
 }
@@ -110,6 +114,9 @@ enum Pre {
 
 struct Inner {
     tools: Vec<ToolInfo>,
+    resources: Vec<ResourceInfo>,
+    templates: Vec<TemplateInfo>,
+    prompts: Vec<PromptInfo>,
     hash: String,
     path: PathBuf,
     imports: Vec<String>,
@@ -123,7 +130,7 @@ impl std::fmt::Debug for Plugin {
         f.debug_struct("Plugin")
             .field("name", &self.name())
             .field("version", &self.version())
-            .field("path", &self.inner.path)
+            .field("path", &self.component.inner.path)
             .finish_non_exhaustive()
     }
 }
@@ -147,13 +154,36 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     })
 }
 
-pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Plugin, LoadError> {
+/// A loaded component version: every tool, resource, resource template
+/// and prompt it serves. Cheap to clone; shares the version with its
+/// [`Plugin`]s.
+#[derive(Clone)]
+pub struct Component {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component")
+            .field("version", &self.version())
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn load(
+    shared: &Arc<Shared>,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Component, LoadError> {
     let started = Instant::now();
     check_header(path, bytes)?;
     let hash = content_hash(bytes);
     let (component, cache) = match &shared.cache {
         Some(cache) => cache.load_or_compile(&shared.engine, &hash, bytes),
-        None => Component::new(&shared.engine, bytes).map(|c| (c, CacheOutcome::CompiledUncached)),
+        None => {
+            WasmComponent::new(&shared.engine, bytes).map(|c| (c, CacheOutcome::CompiledUncached))
+        }
     }
     .map_err(|e| LoadError::NotAComponent {
         path: path.to_path_buf(),
@@ -188,7 +218,7 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
         path: path.to_path_buf(),
         reason,
     })?;
-    let tools = validate_component(described, path).map_err(|reason| LoadError::InvalidInfo {
+    let served = validate_component(described, path).map_err(|reason| LoadError::InvalidInfo {
         path: path.to_path_buf(),
         reason,
     })?;
@@ -197,15 +227,18 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
         compile,
         total: started.elapsed(),
     };
-    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = served.tools.iter().map(|t| t.name.as_str()).collect();
     tracing::debug!(
         tools = ?names, version = %&hash[..12], path = %path.display(),
         cache = ?report.cache, compile_ms = report.compile.as_secs_f64() * 1e3,
         "plugin loaded"
     );
-    Ok(Plugin {
+    Ok(Component {
         inner: Arc::new(Inner {
-            tools,
+            tools: served.tools,
+            resources: served.resources,
+            templates: served.templates,
+            prompts: served.prompts,
             hash,
             path: path.to_path_buf(),
             imports,
@@ -213,7 +246,6 @@ pub(super) fn load(shared: &Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Pl
             shared: shared.clone(),
             report,
         }),
-        index: 0,
     })
 }
 
@@ -345,31 +377,78 @@ fn read_extensions(
     Ok(apis)
 }
 
-/// Validate every tool of a description: names valid and unique within the
-/// component, at least one tool.
-fn validate_component(described: Described, path: &Path) -> Result<Vec<ToolInfo>, String> {
+/// What a component serves, validated.
+#[derive(Default)]
+struct Served {
+    tools: Vec<ToolInfo>,
+    resources: Vec<ResourceInfo>,
+    templates: Vec<TemplateInfo>,
+    prompts: Vec<PromptInfo>,
+}
+
+/// Validate a description: every tool, resource, template and prompt valid,
+/// each name (URI, template) unique within the component, at least one of
+/// them.
+fn validate_component(described: Described, path: &Path) -> Result<Served, String> {
     let raw = match described {
-        Described::V0_1(info) => return Ok(vec![validate_info(info.into())?]),
+        Described::V0_1(info) => {
+            return Ok(Served {
+                tools: vec![validate_info(info.into())?],
+                ..Served::default()
+            });
+        }
         Described::V0_2(info) => info,
     };
     read_extensions("the component", &raw.extensions, path)?;
-    if raw.tools.is_empty() {
-        return Err("the component describes no tool".into());
+    if raw.tools.is_empty()
+        && raw.resources.is_empty()
+        && raw.resource_templates.is_empty()
+        && raw.prompts.is_empty()
+    {
+        return Err("the component describes no tool, resource or prompt".into());
     }
-    let mut tools: Vec<ToolInfo> = Vec::with_capacity(raw.tools.len());
+    let mut served = Served::default();
+    for resource in raw.resources {
+        read_extensions(&resource.uri, &resource.extensions, path)?;
+        let info = served::resource(resource)?;
+        push_unique(&mut served.resources, info, |r| &r.uri, "the resource")?;
+    }
+    for template in raw.resource_templates {
+        read_extensions(&template.uri_template, &template.extensions, path)?;
+        let info = served::template(template)?;
+        let key: fn(&TemplateInfo) -> &str = |t| t.template.as_str();
+        push_unique(&mut served.templates, info, key, "the resource template")?;
+    }
+    for prompt in raw.prompts {
+        read_extensions(&prompt.name, &prompt.extensions, path)?;
+        let info = served::prompt(prompt)?;
+        push_unique(&mut served.prompts, info, |p| &p.name, "the prompt name")?;
+    }
     for tool in raw.tools {
         let apis = read_extensions(&tool.name, &tool.extensions, path)?;
         let mut info = validate_info(tool.into())?;
         info.apis = apis;
-        if tools.iter().any(|t| t.name == info.name) {
-            return Err(format!(
-                "the tool name {:?} is declared twice in the component",
-                info.name
-            ));
-        }
-        tools.push(info);
+        push_unique(&mut served.tools, info, |t| &t.name, "the tool name")?;
     }
-    Ok(tools)
+    Ok(served)
+}
+
+/// Add `item` to `items` unless one there has the same key: `what` is the
+/// kind of key, for the error.
+fn push_unique<T>(
+    items: &mut Vec<T>,
+    item: T,
+    key: fn(&T) -> &str,
+    what: &str,
+) -> Result<(), String> {
+    if items.iter().any(|i| key(i) == key(&item)) {
+        return Err(format!(
+            "{what} {:?} is declared twice in the component",
+            key(&item)
+        ));
+    }
+    items.push(item);
+    Ok(())
 }
 
 /// What both contract versions say about a tool, before validation.
@@ -446,16 +525,7 @@ fn validate_info(raw: RawInfo) -> Result<ToolInfo, String> {
         .map(ObjectSchema::compile)
         .transpose()
         .map_err(|e| format!("{}: output schema: {e}", raw.name))?;
-    if let Some(bad) = raw
-        .roles
-        .iter()
-        .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))
-    {
-        return Err(format!(
-            "{}: role {bad:?} is empty or has white space",
-            raw.name
-        ));
-    }
+    served::check_roles(&raw.name, &raw.roles)?;
     Ok(ToolInfo {
         name: raw.name,
         title: raw.title,
@@ -471,7 +541,19 @@ fn validate_info(raw: RawInfo) -> Result<ToolInfo, String> {
 impl Plugin {
     /// The validated description.
     pub fn info(&self) -> &ToolInfo {
-        &self.inner.tools[self.index]
+        &self.component.inner.tools[self.index]
+    }
+
+    fn who(&self) -> Who<'_> {
+        Who {
+            label: self.name(),
+            version: self.version(),
+        }
+    }
+
+    /// The component version this tool belongs to.
+    pub fn component(&self) -> Component {
+        self.component.clone()
     }
 
     /// The tool name.
@@ -479,51 +561,34 @@ impl Plugin {
         &self.info().name
     }
 
-    /// Every tool of this component version, in the order `describe` gave
-    /// them (this one among them).
-    pub fn component_tools(&self) -> impl Iterator<Item = Plugin> + '_ {
-        (0..self.inner.tools.len()).map(|index| Plugin {
-            inner: self.inner.clone(),
-            index,
-        })
-    }
-
-    /// The tool of this component version called `name`.
-    pub fn component_tool(&self, name: &str) -> Option<Plugin> {
-        self.component_tools().find(|t| t.name() == name)
-    }
-
     /// The contract version the component implements.
     pub fn contract(&self) -> Contract {
-        match self.inner.pre {
-            Pre::V0_1(_) => Contract::V0_1,
-            Pre::V0_2(_) => Contract::V0_2,
-        }
+        self.component.contract()
     }
 
     /// The SHA-256 of the component, hex: this version's identity.
     pub fn content_hash(&self) -> &str {
-        &self.inner.hash
+        self.component.content_hash()
     }
 
     /// A short form of the content hash for messages.
     pub fn version(&self) -> &str {
-        &self.inner.hash[..12]
+        self.component.version()
     }
 
     /// The file it was loaded from.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.component.path()
     }
 
     /// The names of the interfaces the component imports.
     pub fn imports(&self) -> &[String] {
-        &self.inner.imports
+        self.component.imports()
     }
 
     /// How the load went.
     pub fn load_report(&self) -> &LoadReport {
-        &self.inner.report
+        self.component.load_report()
     }
 
     /// Check `arguments` against the input schema without running the tool.
@@ -563,7 +628,7 @@ impl Plugin {
             principal,
             request_id,
             arguments,
-            &self.inner.shared.limits,
+            &self.component.inner.shared.limits,
             &CallLinks::default(),
         )
     }
@@ -588,7 +653,8 @@ impl Plugin {
         } else {
             arguments.to_string()
         };
-        let inner = &*self.inner;
+        let inner = &*self.component.inner;
+        let who = self.who();
         let tool: Arc<str> = Arc::from(self.name());
         let mut store = new_store(
             &inner.shared,
@@ -602,26 +668,26 @@ impl Plugin {
         let outcome = match &inner.pre {
             Pre::V0_1(pre) => {
                 let instance = pre.instantiate(&mut store);
-                self.record_instantiate(instantiating);
+                who.record_instantiate(instantiating);
                 let ctx = call_context!(v1::types, principal, request_id);
-                self.instantiated(instance).and_then(|instance| {
+                who.instantiated(instance).and_then(|instance| {
                     let result = instance.call_call(&mut store, &ctx, &args_text);
-                    self.returned(result, &store, limits)
+                    who.returned(result, &store, limits)
                         .map(|r| r.map(Output::V0_1).map_err(ErrorOf::V0_1))
                 })
             }
             Pre::V0_2(pre) => {
                 let instance = pre.instantiate(&mut store);
-                self.record_instantiate(instantiating);
+                who.record_instantiate(instantiating);
                 let ctx = call_context!(v2::types, principal, request_id);
-                self.instantiated(instance).and_then(|instance| {
+                who.instantiated(instance).and_then(|instance| {
                     let result = instance.call_call(&mut store, &ctx, self.name(), &args_text);
-                    self.returned(result, &store, limits)
+                    who.returned(result, &store, limits)
                         .map(|r| r.map(Output::V0_2).map_err(ErrorOf::V0_2))
                 })
             }
         };
-        self.flush_output(store.data(), request_id);
+        who.flush_output(store.data(), request_id);
         match outcome? {
             Ok(out) => self.accept_output(out, limits),
             Err(e) => Err(CallError::Tool {
@@ -631,14 +697,356 @@ impl Plugin {
         }
     }
 
+    fn accept_output(&self, out: Output, limits: &Limits) -> Result<ToolOutput, CallError> {
+        let invalid = |reason: String| CallError::InvalidOutput {
+            tool: self.name().to_owned(),
+            version: self.version().to_owned(),
+            reason,
+        };
+        let (content, structured, json_bytes) = match out {
+            Output::V0_1(out) => (
+                out.content.into_iter().map(content_v1).collect::<Vec<_>>(),
+                out.structured,
+                0,
+            ),
+            Output::V0_2(out) => {
+                let json_bytes = (out.content.iter())
+                    .map(|c| match c {
+                        v2::types::Content::Mcp(json) => json.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                let content = (out.content.into_iter())
+                    .map(content_v2)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(invalid)?;
+                (content, out.structured, json_bytes)
+            }
+        };
+        check_size(
+            &content,
+            json_bytes + structured.as_deref().map_or(0, str::len),
+            limits,
+        )
+        .map_err(invalid)?;
+        let structured = match structured {
+            None => None,
+            Some(text) => {
+                let value: Value = serde_json::from_str(&text)
+                    .map_err(|e| invalid(format!("structured content is not JSON: {e}")))?;
+                if !value.is_object() {
+                    return Err(invalid("structured content must be a JSON object".into()));
+                }
+                if let Some(schema) = &self.info().output_schema {
+                    let violations = schema.violations(&value);
+                    if !violations.is_empty() {
+                        return Err(invalid(format!(
+                            "structured content breaks the output schema: {}",
+                            violations.join("; ")
+                        )));
+                    }
+                }
+                Some(value)
+            }
+        };
+        Ok(ToolOutput {
+            content,
+            structured,
+        })
+    }
+}
+
+impl Component {
+    /// Every tool, in the order `describe` gave them.
+    pub fn tools(&self) -> impl Iterator<Item = Plugin> + '_ {
+        (0..self.inner.tools.len()).map(|index| Plugin {
+            component: self.clone(),
+            index,
+        })
+    }
+
+    /// The tool called `name`.
+    pub fn tool(&self, name: &str) -> Option<Plugin> {
+        self.tools().find(|t| t.name() == name)
+    }
+
+    /// The resources at fixed URIs.
+    pub fn resources(&self) -> &[ResourceInfo] {
+        &self.inner.resources
+    }
+
+    /// The resource templates.
+    pub fn templates(&self) -> &[TemplateInfo] {
+        &self.inner.templates
+    }
+
+    /// The prompts.
+    pub fn prompts(&self) -> &[PromptInfo] {
+        &self.inner.prompts
+    }
+
+    /// The SHA-256 of the component, hex: this version's identity.
+    pub fn content_hash(&self) -> &str {
+        &self.inner.hash
+    }
+
+    /// A short form of the content hash for messages.
+    pub fn version(&self) -> &str {
+        &self.inner.hash[..12]
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The names of the interfaces it imports.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// The contract version it implements.
+    pub fn contract(&self) -> Contract {
+        match self.inner.pre {
+            Pre::V0_1(_) => Contract::V0_1,
+            Pre::V0_2(_) => Contract::V0_2,
+        }
+    }
+
+    /// How the load went.
+    pub fn load_report(&self) -> &LoadReport {
+        &self.inner.report
+    }
+
+    /// Which of this component's resources serves `uri`: the one at that
+    /// URI, else the first template it matches (in
+    /// [`UriTemplate::match_order`](super::UriTemplate::match_order)), as
+    /// the request to read it.
+    pub fn resolve(&self, uri: &str) -> Option<ResourceRequest> {
+        if self.resources().iter().any(|r| r.uri == uri) {
+            return Some(ResourceRequest {
+                uri: uri.to_owned(),
+                template: None,
+                variables: Vec::new(),
+            });
+        }
+        let mut templates: Vec<&TemplateInfo> = self.templates().iter().collect();
+        templates.sort_by(|a, b| a.template.match_order(&b.template));
+        templates.into_iter().find_map(|t| {
+            Some(ResourceRequest {
+                uri: uri.to_owned(),
+                template: Some(t.template.as_str().to_owned()),
+                variables: t.template.matches(uri)?,
+            })
+        })
+    }
+
+    /// Run one export of a 0.2 instance for `principal`: a fresh instance
+    /// under `limits`, `run` given it, the store and the call context.
+    fn run_v2<R>(
+        &self,
+        label: &str,
+        principal: &Principal,
+        request_id: &str,
+        limits: &Limits,
+        links: &CallLinks,
+        run: impl FnOnce(
+            &v2::Tools,
+            &mut Store<HostState>,
+            &v2::types::CallContext,
+        ) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let who = Who {
+            label,
+            version: self.version(),
+        };
+        let Pre::V0_2(pre) = &self.inner.pre else {
+            return Err(CallError::Instantiate {
+                tool: label.to_owned(),
+                reason: "a 0.1 component serves only its tool".into(),
+            });
+        };
+        let mut store = new_store(
+            &self.inner.shared,
+            limits,
+            Arc::from(label),
+            request_id.to_owned(),
+            Some(principal.subject.clone()),
+            links.clone(),
+        );
+        let instantiating = Instant::now();
+        let instance = pre.instantiate(&mut store);
+        who.record_instantiate(instantiating);
+        let ctx = call_context!(v2::types, principal, request_id);
+        let outcome = who.instantiated(instance).and_then(|instance| {
+            let result = run(&instance, &mut store, &ctx);
+            who.returned(result, &store, limits)
+        });
+        who.flush_output(store.data(), request_id);
+        outcome
+    }
+
+    /// Read the resource `request` names (matched by the host against this
+    /// component's resources and templates) for `principal`, in a fresh
+    /// instance under `limits`. Blocking, like [`Plugin::call`].
+    pub fn read_resource(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        request: &ResourceRequest,
+        limits: &Limits,
+        links: &CallLinks,
+    ) -> Result<ResourceContents, CallError> {
+        let label = resource_label(request.template.as_deref().unwrap_or(&request.uri));
+        let wit = v2::types::ResourceRequest {
+            uri: request.uri.clone(),
+            template: request.template.clone(),
+            variables: request.variables.clone(),
+        };
+        let result = self.run_v2(
+            &label,
+            principal,
+            request_id,
+            limits,
+            links,
+            |i, store, ctx| i.call_read_resource(store, ctx, &wit),
+        )?;
+        let invalid = |reason: String| CallError::InvalidOutput {
+            tool: label.clone(),
+            version: self.version().to_owned(),
+            reason,
+        };
+        let contents = result.map_err(|e| CallError::Tool {
+            tool: label.clone(),
+            error: ErrorOf::V0_2(e).into(),
+        })?;
+        if contents.is_empty() {
+            return Err(invalid("a resource read returned no contents".into()));
+        }
+        let contents: Vec<EmbeddedResource> = contents.into_iter().map(embedded).collect();
+        let blocks: Vec<Content> = contents.iter().cloned().map(Content::Resource).collect();
+        check_size(&blocks, 0, limits).map_err(invalid)?;
+        Ok(contents)
+    }
+
+    /// Fill in the prompt `name` with `arguments` (checked against its
+    /// declaration first) for `principal`, in a fresh instance under
+    /// `limits`. Blocking, like [`Plugin::call`].
+    pub fn get_prompt(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        name: &str,
+        arguments: &[(String, String)],
+        limits: &Limits,
+        links: &CallLinks,
+    ) -> Result<PromptOutput, CallError> {
+        let label = prompt_label(name);
+        let Some(info) = self.prompts().iter().find(|p| p.name == name) else {
+            return Err(CallError::Tool {
+                tool: label,
+                error: ToolError::NotFound("this component has no such prompt".into()),
+            });
+        };
+        info.check_arguments(arguments)
+            .map_err(|violations| CallError::InvalidArguments {
+                tool: label.clone(),
+                violations,
+            })?;
+        let args = arguments.to_vec();
+        let result = self.run_v2(
+            &label,
+            principal,
+            request_id,
+            limits,
+            links,
+            |i, store, ctx| i.call_get_prompt(store, ctx, name, &args),
+        )?;
+        let invalid = |reason: String| CallError::InvalidOutput {
+            tool: label.clone(),
+            version: self.version().to_owned(),
+            reason,
+        };
+        let out = result.map_err(|e| CallError::Tool {
+            tool: label.clone(),
+            error: ErrorOf::V0_2(e).into(),
+        })?;
+        let json_bytes = (out.messages.iter())
+            .map(|m| match &m.content {
+                v2::types::Content::Mcp(json) => json.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut messages = Vec::with_capacity(out.messages.len());
+        for m in out.messages {
+            messages.push(PromptMessage {
+                role: match m.role {
+                    v2::types::MessageRole::User => MessageRole::User,
+                    v2::types::MessageRole::Assistant => MessageRole::Assistant,
+                },
+                content: content_v2(m.content).map_err(invalid)?,
+            });
+        }
+        let blocks: Vec<Content> = messages.iter().map(|m| m.content.clone()).collect();
+        check_size(&blocks, json_bytes, limits).map_err(invalid)?;
+        Ok(PromptOutput {
+            description: out.description,
+            messages,
+        })
+    }
+}
+
+/// How a resource (its URI, or the template it matched) is named in
+/// errors, logs, metrics and the audit trail.
+pub fn resource_label(uri_or_template: &str) -> String {
+    format!("resource {uri_or_template}")
+}
+
+/// How a prompt is named in errors, logs, metrics and the audit trail.
+pub fn prompt_label(name: &str) -> String {
+    format!("prompt {name}")
+}
+
+/// Refuse output over the limit.
+fn check_size(blocks: &[Content], json_bytes: usize, limits: &Limits) -> Result<(), String> {
+    let size = ToolOutput::size(blocks, None, json_bytes);
+    let max = limits.output_bytes;
+    if size > max {
+        return Err(format!(
+            "{size} bytes is over the output limit of {max} bytes"
+        ));
+    }
+    Ok(())
+}
+
+fn embedded(r: v2::types::EmbeddedResource) -> EmbeddedResource {
+    EmbeddedResource {
+        uri: r.uri,
+        mime_type: r.mime_type,
+        body: match r.body {
+            v2::types::ResourceBody::Text(t) => ResourceBody::Text(t),
+            v2::types::ResourceBody::Blob(b) => ResourceBody::Blob(b),
+        },
+    }
+}
+
+/// Whose instance a call runs: a tool, resource or prompt (its label in
+/// errors, logs and metrics) of one component version.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    label: &'a str,
+    version: &'a str,
+}
+
+impl Who<'_> {
     fn record_instantiate(&self, started: Instant) {
-        metrics::histogram!("toolhost_instantiate_seconds", "tool" => self.name().to_owned())
+        metrics::histogram!("toolhost_instantiate_seconds", "tool" => self.label.to_owned())
             .record(started.elapsed().as_secs_f64());
     }
 
     fn instantiated<I>(&self, instance: wasmtime::Result<I>) -> Result<I, CallError> {
         instance.map_err(|e| CallError::Instantiate {
-            tool: self.name().to_owned(),
+            tool: self.label.to_owned(),
             reason: format!("{e:#}"),
         })
     }
@@ -658,8 +1066,8 @@ impl Plugin {
         memory_refused: bool,
         limits: &Limits,
     ) -> CallError {
-        let tool = self.name().to_owned();
-        let version = self.version().to_owned();
+        let tool = self.label.to_owned();
+        let version = self.version.to_owned();
         if error.downcast_ref::<Cancelled>().is_some() {
             return CallError::Cancelled { tool, version };
         }
@@ -693,67 +1101,8 @@ impl Plugin {
         }
     }
 
-    fn accept_output(&self, out: Output, limits: &Limits) -> Result<ToolOutput, CallError> {
-        let invalid = |reason: String| CallError::InvalidOutput {
-            tool: self.name().to_owned(),
-            version: self.version().to_owned(),
-            reason,
-        };
-        let (content, structured, json_bytes) = match out {
-            Output::V0_1(out) => (
-                out.content.into_iter().map(content_v1).collect::<Vec<_>>(),
-                out.structured,
-                0,
-            ),
-            Output::V0_2(out) => {
-                let json_bytes = (out.content.iter())
-                    .map(|c| match c {
-                        v2::types::Content::Mcp(json) => json.len(),
-                        _ => 0,
-                    })
-                    .sum();
-                let content = (out.content.into_iter())
-                    .map(content_v2)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(invalid)?;
-                (content, out.structured, json_bytes)
-            }
-        };
-        let size = ToolOutput::size(&content, structured.as_deref(), json_bytes);
-        let max = limits.output_bytes;
-        if size > max {
-            return Err(invalid(format!(
-                "{size} bytes is over the output limit of {max} bytes"
-            )));
-        }
-        let structured = match structured {
-            None => None,
-            Some(text) => {
-                let value: Value = serde_json::from_str(&text)
-                    .map_err(|e| invalid(format!("structured content is not JSON: {e}")))?;
-                if !value.is_object() {
-                    return Err(invalid("structured content must be a JSON object".into()));
-                }
-                if let Some(schema) = &self.info().output_schema {
-                    let violations = schema.violations(&value);
-                    if !violations.is_empty() {
-                        return Err(invalid(format!(
-                            "structured content breaks the output schema: {}",
-                            violations.join("; ")
-                        )));
-                    }
-                }
-                Some(value)
-            }
-        };
-        Ok(ToolOutput {
-            content,
-            structured,
-        })
-    }
-
     fn flush_output(&self, state: &HostState, request_id: &str) {
-        let tool = self.name();
+        let tool = self.label;
         for (stream, pipe) in [
             ("stdout", &state.wasi.stdout),
             ("stderr", &state.wasi.stderr),
@@ -839,14 +1188,7 @@ fn content_v2(c: v2::types::Content) -> Result<Content, String> {
             description: l.description,
             mime_type: l.mime_type,
         }),
-        C::Embedded(r) => Content::Resource(EmbeddedResource {
-            uri: r.uri,
-            mime_type: r.mime_type,
-            body: match r.body {
-                v2::types::ResourceBody::Text(t) => ResourceBody::Text(t),
-                v2::types::ResourceBody::Blob(b) => ResourceBody::Blob(b),
-            },
-        }),
+        C::Embedded(r) => Content::Resource(embedded(r)),
         C::Mcp(json) => {
             let value: Value = serde_json::from_str(&json)
                 .map_err(|e| format!("an `mcp` content block is not JSON: {e}"))?;
@@ -863,4 +1205,159 @@ fn content_v2(c: v2::types::Content) -> Result<Content, String> {
             Content::Mcp(value)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use v2::types as t;
+
+    fn resource(uri: &str) -> t::ResourceInfo {
+        t::ResourceInfo {
+            uri: uri.into(),
+            name: "r".into(),
+            title: None,
+            description: None,
+            mime_type: None,
+            roles: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    fn template(uri_template: &str) -> t::ResourceTemplateInfo {
+        t::ResourceTemplateInfo {
+            uri_template: uri_template.into(),
+            name: "t".into(),
+            title: None,
+            description: None,
+            mime_type: None,
+            roles: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    fn prompt(name: &str, arguments: &[&str]) -> t::PromptInfo {
+        t::PromptInfo {
+            name: name.into(),
+            title: None,
+            description: "d".into(),
+            arguments: (arguments.iter())
+                .map(|a| t::PromptArgument {
+                    name: (*a).into(),
+                    title: None,
+                    description: None,
+                    required: true,
+                })
+                .collect(),
+            roles: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    fn component(
+        resources: Vec<t::ResourceInfo>,
+        templates: Vec<t::ResourceTemplateInfo>,
+        prompts: Vec<t::PromptInfo>,
+    ) -> Result<Served, String> {
+        let info = t::ComponentInfo {
+            tools: Vec::new(),
+            resources,
+            resource_templates: templates,
+            prompts,
+            extensions: Vec::new(),
+        };
+        validate_component(Described::V0_2(info), Path::new("c.wasm"))
+    }
+
+    fn refused(result: Result<Served, String>) -> String {
+        match result {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_component_may_serve_only_resources_and_prompts() {
+        let served = component(
+            vec![resource("test://a")],
+            vec![template("notes://{id}")],
+            vec![prompt("p", &["x"])],
+        )
+        .unwrap();
+        assert!(served.tools.is_empty());
+        assert_eq!(served.resources[0].uri, "test://a");
+        assert_eq!(served.templates[0].template.as_str(), "notes://{id}");
+        assert_eq!(served.prompts[0].arguments[0].name, "x");
+        let nothing = refused(component(Vec::new(), Vec::new(), Vec::new()));
+        assert!(
+            nothing.contains("describes no tool, resource or prompt"),
+            "{nothing}"
+        );
+    }
+
+    #[test]
+    fn bad_or_repeated_declarations_are_refused_with_the_reason() {
+        let cases = [
+            (
+                component(
+                    vec![resource("test://a"), resource("test://a")],
+                    vec![],
+                    vec![],
+                ),
+                "the resource \"test://a\" is declared twice",
+            ),
+            (
+                component(vec![resource("no-scheme")], vec![], vec![]),
+                "not an absolute URI",
+            ),
+            (
+                component(vec![], vec![template("notes://{id")], vec![]),
+                "without its",
+            ),
+            (
+                component(
+                    vec![],
+                    vec![template("a://{x}"), template("a://{x}")],
+                    vec![],
+                ),
+                "is declared twice",
+            ),
+            (
+                component(vec![], vec![], vec![prompt("p", &[]), prompt("p", &[])]),
+                "the prompt name \"p\" is declared twice",
+            ),
+            (
+                component(vec![], vec![], vec![prompt("Bad-Name", &[])]),
+                "must be snake_case",
+            ),
+            (
+                component(vec![], vec![], vec![prompt("p", &["a", "a"])]),
+                "argument \"a\" is declared twice",
+            ),
+            (
+                component(vec![], vec![], vec![prompt("p", &["has space"])]),
+                "argument name",
+            ),
+        ];
+        for (result, why) in cases {
+            let e = refused(result);
+            assert!(e.contains(why), "{e} lacks {why:?}");
+        }
+    }
+
+    #[test]
+    fn prompt_arguments_are_checked_against_the_declaration() {
+        let info = served::prompt(prompt("p", &["a"])).unwrap();
+        assert!(info.check_arguments(&[("a".into(), "1".into())]).is_ok());
+        let problems = info
+            .check_arguments(&[("b".into(), "1".into())])
+            .unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "the argument \"a\" is required",
+                "\"b\" is not an argument of this prompt"
+            ]
+        );
+    }
 }

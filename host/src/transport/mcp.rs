@@ -1,5 +1,7 @@
-//! The MCP face of the host: tools/list and tools/call adapted to the call
-//! pipeline, and tools/list_changed to every connected client.
+//! The MCP face of the host: tools, resources (with templates and
+//! subscriptions) and prompts adapted to the call pipeline, and the
+//! list-changed and resource-updated notifications to every connected
+//! client.
 //!
 //! The handler never parses headers: on HTTP the principal was put into the
 //! request's extensions by the auth layer; on stdio it is fixed by
@@ -8,14 +10,19 @@
 
 use super::notify;
 use super::result;
-use super::sessions::{LegacySessions, SessionOwners};
+use super::sessions::{Change, LegacySessions, MAX_SUBSCRIPTIONS, SessionOwners, Subscriptions};
 use crate::Principal;
 use crate::dispatch::{CallFailure, CallOptions, Dispatcher};
-use crate::runtime::{ClientLevel, ToolInfo};
+use crate::policy::Served;
+use crate::registry::{PromptEntry, ResourceEntry, Tools};
+use crate::runtime::{CallError, ClientLevel, MAX_URI_BYTES, ToolError, ToolInfo};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeRequestParams,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    SubscriptionFilter, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceTemplate, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
 };
 // Deprecated with MCP's logging by SEP-2577 (2026-07-28); 2025-11-25 clients use it.
 #[allow(deprecated)]
@@ -25,7 +32,6 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared by every session's handler.
 pub(crate) struct McpShared {
@@ -42,7 +48,7 @@ impl McpShared {
         tokio::spawn(
             sessions
                 .clone()
-                .notify_changes(dispatcher.registry().subscribe()),
+                .notify_changes(dispatcher.registry().clone()),
         );
         Arc::new(McpShared {
             dispatcher,
@@ -68,13 +74,53 @@ pub(crate) struct McpHandler {
     shared: Arc<McpShared>,
     /// The caller on transports without authentication (stdio).
     fixed_principal: Option<Principal>,
-    /// The tool-set generation when a `subscriptions/listen` request was
+    /// What the registry served when a `subscriptions/listen` request was
     /// accepted, before its acknowledgement went out: a change between the
     /// two is announced at once.
-    listen_from: Arc<AtomicU64>,
+    listen_from: Arc<Mutex<Option<Arc<Tools>>>>,
+    /// The resources this session subscribed to (`resources/subscribe`).
+    subscriptions: Subscriptions,
     /// The least severe log message the session's client wants
     /// (`logging/setLevel`; a request's `_meta` log level overrides it).
     log_level: Arc<Mutex<ClientLevel>>,
+}
+
+/// Send a listener the notifications of `change` it asked for.
+async fn send_change(
+    cx: &SubscriptionContext,
+    accepted: &SubscriptionFilter,
+    change: Change,
+) -> Result<(), rmcp::service::SubscriptionSendError> {
+    let sink = cx.sink();
+    if change.tools && accepted.tools_list_changed == Some(true) {
+        sink.notify_tool_list_changed().await?;
+    }
+    if change.resources && accepted.resources_list_changed == Some(true) {
+        sink.notify_resource_list_changed().await?;
+    }
+    if change.prompts && accepted.prompts_list_changed == Some(true) {
+        sink.notify_prompt_list_changed().await?;
+    }
+    for uri in change.updated {
+        sink.notify_resource_updated(uri).await?;
+    }
+    Ok(())
+}
+
+/// A URI from a client, bounded.
+fn check_requested_uri(uri: &str) -> Result<&str, ErrorData> {
+    if uri.len() > MAX_URI_BYTES {
+        tracing::warn!(
+            bytes = uri.len(),
+            reason = "URI too long",
+            "request rejected"
+        );
+        return Err(ErrorData::invalid_params(
+            format!("the URI is {} bytes, over {MAX_URI_BYTES}", uri.len()),
+            None,
+        ));
+    }
+    Ok(uri)
 }
 
 /// Log messages for the client when it asked for no level.
@@ -86,6 +132,7 @@ impl McpHandler {
             shared,
             fixed_principal: None,
             listen_from: Arc::default(),
+            subscriptions: Arc::default(),
             log_level: Arc::new(Mutex::new(DEFAULT_CLIENT_LEVEL)),
         }
     }
@@ -95,8 +142,43 @@ impl McpHandler {
             shared,
             fixed_principal: Some(principal),
             listen_from: Arc::default(),
+            subscriptions: Arc::default(),
             log_level: Arc::new(Mutex::new(DEFAULT_CLIENT_LEVEL)),
         }
+    }
+
+    /// What of `entries` the caller of `cx` may see (by `served`'s roles),
+    /// described for MCP.
+    fn listed<'a, E: 'a, T>(
+        &self,
+        cx: &RequestContext<RoleServer>,
+        entries: impl Iterator<Item = &'a E>,
+        served: impl Fn(&E) -> Served<'_>,
+        describe: impl Fn(&E) -> Option<T>,
+    ) -> Vec<T> {
+        let principal = self.principal(cx);
+        let policy = self.shared.dispatcher.policy();
+        entries
+            .filter(|e| (principal.as_ref()).is_none_or(|p| policy.visible_served(p, &served(e))))
+            .filter_map(describe)
+            .collect()
+    }
+
+    /// The caller of a request that needs one; its absence is logged and
+    /// refused.
+    fn caller(
+        &self,
+        cx: &RequestContext<RoleServer>,
+        method: &str,
+    ) -> Result<Principal, ErrorData> {
+        self.principal(cx).ok_or_else(|| {
+            tracing::warn!(
+                method,
+                reason = "no principal on the request",
+                "request rejected"
+            );
+            ErrorData::internal_error("the request carries no authenticated caller", None)
+        })
     }
 
     fn principal(&self, cx: &RequestContext<RoleServer>) -> Option<Principal> {
@@ -108,6 +190,100 @@ impl McpHandler {
             .and_then(|parts| parts.extensions.get::<Principal>())
             .cloned()
     }
+}
+
+/// The caller's request options: cancelled with the request.
+fn options(cx: &RequestContext<RoleServer>) -> CallOptions {
+    CallOptions {
+        cancel: Some(cx.ct.clone()),
+        ..CallOptions::default()
+    }
+}
+
+/// A failed resource read or prompt get as a JSON-RPC error (they have no
+/// error result, unlike a tool call).
+fn request_error(failure: CallFailure) -> ErrorData {
+    let message = failure.to_string();
+    match failure {
+        CallFailure::UnknownResource(uri) => {
+            ErrorData::resource_not_found(message, Some(serde_json::json!({ "uri": uri })))
+        }
+        CallFailure::UnknownPrompt(_) | CallFailure::UnknownTool(_) => {
+            ErrorData::invalid_params(message, None)
+        }
+        CallFailure::Failed(CallError::Tool {
+            error: ToolError::NotFound(_),
+            ..
+        }) => ErrorData::resource_not_found(message, None),
+        CallFailure::Failed(
+            CallError::InvalidArguments { .. }
+            | CallError::Tool {
+                error: ToolError::InvalidInput(_),
+                ..
+            },
+        ) => ErrorData::invalid_params(message, None),
+        CallFailure::Denied { .. }
+        | CallFailure::Rejected { .. }
+        | CallFailure::Failed(CallError::Tool {
+            error: ToolError::Forbidden(_),
+            ..
+        }) => ErrorData::invalid_request(message, None),
+        _ => ErrorData::internal_error(message, None),
+    }
+}
+
+fn served_resource(entry: &ResourceEntry) -> Served<'_> {
+    Served::Resource {
+        key: entry.key(),
+        roles: entry.roles(),
+    }
+}
+
+fn served_prompt(entry: &PromptEntry) -> Served<'_> {
+    Served::Prompt {
+        name: &entry.info().name,
+        roles: &entry.info().roles,
+    }
+}
+
+/// The MCP `Resource` for a fixed resource.
+fn describe_resource(entry: &ResourceEntry) -> Option<Resource> {
+    let r = entry.resource()?;
+    let mut resource = Resource::new(r.uri.clone(), r.name.clone());
+    resource.title = r.title.clone();
+    resource.description = r.description.clone();
+    resource.mime_type = r.mime_type.clone();
+    Some(resource)
+}
+
+/// The MCP `ResourceTemplate` for a template.
+fn describe_template(entry: &ResourceEntry) -> Option<ResourceTemplate> {
+    let t = entry.template_info()?;
+    let mut template = ResourceTemplate::new(t.template.as_str(), t.name.clone());
+    template.title = t.title.clone();
+    template.description = t.description.clone();
+    template.mime_type = t.mime_type.clone();
+    Some(template)
+}
+
+/// The MCP `Prompt` for a prompt.
+fn describe_prompt(entry: &PromptEntry) -> Prompt {
+    let p = entry.info();
+    let arguments = (p.arguments.iter())
+        .map(|a| {
+            let mut arg = PromptArgument::new(a.name.clone()).with_required(a.required);
+            arg.title = a.title.clone();
+            arg.description = a.description.clone();
+            arg
+        })
+        .collect::<Vec<_>>();
+    let mut prompt = Prompt::new(
+        p.name.clone(),
+        Some(p.description.clone()),
+        (!arguments.is_empty()).then_some(arguments),
+    );
+    prompt.title = p.title.clone();
+    prompt
 }
 
 /// The MCP `Tool` for a tool's description.
@@ -144,6 +320,11 @@ impl ServerHandler for McpHandler {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
+            .enable_prompts()
+            .enable_prompts_list_changed()
             .enable_logging()
             .build();
         ServerConfig::new(capabilities)
@@ -165,7 +346,7 @@ impl ServerHandler for McpHandler {
     ) -> Result<InitializeResult, ErrorData> {
         cx.peer.set_peer_info(request.clone());
         let result = self.negotiate_initialize(&request)?;
-        self.shared.sessions.add(cx.peer.clone(), cx.ct.clone());
+        (self.shared.sessions).add(cx.peer.clone(), self.subscriptions.clone(), cx.ct.clone());
         Ok(result)
     }
 
@@ -197,17 +378,7 @@ impl ServerHandler for McpHandler {
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.as_ref();
-        let Some(principal) = self.principal(&cx) else {
-            tracing::warn!(
-                tool = ?name,
-                reason = "no principal on the request",
-                "call rejected"
-            );
-            return Err(ErrorData::internal_error(
-                "the request carries no authenticated caller",
-                None,
-            ));
-        };
+        let principal = self.caller(&cx, "tools/call")?;
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let level = cx
             .meta
@@ -216,9 +387,8 @@ impl ServerHandler for McpHandler {
             .unwrap_or_else(|| *self.log_level.lock().unwrap_or_else(|e| e.into_inner()));
         let (events, forwarding) = notify::forward(&cx, level);
         let options = CallOptions {
-            cancel: Some(cx.ct.clone()),
             events: Some(events),
-            ..CallOptions::default()
+            ..options(&cx)
         };
         let outcome = (self.shared.dispatcher)
             .call(&principal, name, arguments, options)
@@ -232,6 +402,148 @@ impl ServerHandler for McpHandler {
             )),
             outcome => Ok(result::from_outcome(outcome).into()),
         }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let snapshot = self.shared.dispatcher.registry().snapshot();
+        let listed = self.listed(
+            &cx,
+            snapshot.resources(),
+            served_resource,
+            describe_resource,
+        );
+        Ok(ListResourcesResult::with_all_items(listed))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let snapshot = self.shared.dispatcher.registry().snapshot();
+        let listed = self.listed(
+            &cx,
+            snapshot.templates(),
+            served_resource,
+            describe_template,
+        );
+        Ok(ListResourceTemplatesResult::with_all_items(listed))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let principal = self.caller(&cx, "resources/read")?;
+        let uri = check_requested_uri(&request.uri)?;
+        let outcome = (self.shared.dispatcher)
+            .read_resource(&principal, uri, options(&cx))
+            .await;
+        match outcome {
+            Ok(contents) => {
+                let contents = contents
+                    .into_iter()
+                    .map(result::resource_contents)
+                    .collect();
+                Ok(ReadResourceResult::new(contents).into())
+            }
+            Err(failure) => Err(request_error(failure)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let snapshot = self.shared.dispatcher.registry().snapshot();
+        let listed = self.listed(&cx, snapshot.prompts(), served_prompt, |e| {
+            Some(describe_prompt(e))
+        });
+        Ok(ListPromptsResult::with_all_items(listed))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let principal = self.caller(&cx, "prompts/get")?;
+        let mut arguments = Vec::new();
+        for (name, value) in request.arguments.unwrap_or_default() {
+            match value {
+                serde_json::Value::String(v) => arguments.push((name, v)),
+                other => {
+                    let reason = format!("prompt argument {name:?} must be a string, not {other}");
+                    tracing::warn!(prompt = ?request.name, reason = ?reason, "request rejected");
+                    return Err(ErrorData::invalid_params(reason, None));
+                }
+            }
+        }
+        let outcome = (self.shared.dispatcher)
+            .get_prompt(&principal, &request.name, arguments, options(&cx))
+            .await;
+        match outcome {
+            Ok(out) => {
+                let mut result = GetPromptResult::new(result::prompt_messages(out.messages));
+                result.description = out.description;
+                Ok(result.into())
+            }
+            Err(failure) => Err(request_error(failure)),
+        }
+    }
+
+    /// A 2025-11-25 session subscribes to a resource it may read: it hears
+    /// `notifications/resources/updated` when the resource's serving
+    /// version changes or it stops being served.
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = self.caller(&cx, "resources/subscribe")?;
+        let uri = check_requested_uri(&request.uri)?;
+        let dispatcher = &self.shared.dispatcher;
+        let snapshot = dispatcher.registry().snapshot();
+        let Some((entry, _)) = snapshot.resolve(uri) else {
+            return Err(request_error(CallFailure::UnknownResource(uri.to_owned())));
+        };
+        if let Err(denial) = dispatcher
+            .policy()
+            .decide_served(&principal, &served_resource(entry))
+        {
+            tracing::warn!(uri = ?uri, reason = denial.to_string().as_str(), "subscription refused");
+            return Err(ErrorData::invalid_request(denial.to_string(), None));
+        }
+        let mut subscribed = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        if subscribed.len() >= MAX_SUBSCRIPTIONS && !subscribed.contains(uri) {
+            tracing::warn!(uri = ?uri, reason = "too many subscriptions", "subscription refused");
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "a session may subscribe to at most {MAX_SUBSCRIPTIONS} resources; unsubscribe from one first"
+                ),
+                None,
+            ));
+        }
+        subscribed.insert(uri.to_owned());
+        Ok(())
+    }
+
+    /// Stop telling the session of changes of a resource.
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        (self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())).remove(&request.uri);
+        Ok(())
     }
 
     /// A 2025-11-25 session's log level for the messages tools send its
@@ -250,34 +562,67 @@ impl ServerHandler for McpHandler {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        let generation = self.shared.dispatcher.registry().snapshot().generation();
-        self.listen_from.store(generation, Ordering::SeqCst);
-        Some(requested.supported_by(&ServerHandler::get_info(self).capabilities))
+        let snapshot = self.shared.dispatcher.registry().snapshot();
+        *self.listen_from.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        let mut accepted = requested.supported_by(&ServerHandler::get_info(self).capabilities);
+        if let Some(uris) = &mut accepted.resource_subscriptions {
+            uris.retain(|u| u.len() <= MAX_URI_BYTES);
+            uris.truncate(MAX_SUBSCRIPTIONS);
+        }
+        Some(accepted)
     }
 
-    /// 2026-07-28 clients (and any sessionless client) hear of tool-set
-    /// changes through `subscriptions/listen`. rmcp acknowledges the
+    /// 2026-07-28 clients (and any sessionless client) hear of changes
+    /// through `subscriptions/listen`: of the lists they asked for, and of
+    /// the resources they name that they may read. rmcp acknowledges the
     /// subscription before this runs; a change since the request was
     /// accepted is announced first, so none falls in between.
     async fn listen(&self, cx: SubscriptionContext) -> Result<(), ErrorData> {
-        if cx.accepted().tools_list_changed != Some(true) {
-            cx.cancelled().await;
-            return Ok(());
-        }
-        let mut changes = self.shared.dispatcher.registry().subscribe();
-        let now = *changes.borrow_and_update();
-        if now != self.listen_from.load(Ordering::SeqCst)
-            && cx.sink().notify_tool_list_changed().await.is_err()
-        {
-            return Ok(());
-        }
+        let accepted = cx.accepted().clone();
+        let registry = self.shared.dispatcher.registry();
+        let policy = self.shared.dispatcher.policy();
+        let principal = self.principal(cx.request_context());
+        let current = registry.snapshot();
+        let subscribed: Vec<String> = (accepted.resource_subscriptions.iter().flatten())
+            .filter(|uri| {
+                let entry = current.resolve(uri);
+                let allowed = |p: &Principal| {
+                    entry
+                        .as_ref()
+                        .is_some_and(|(e, _)| policy.decide_served(p, &served_resource(e)).is_ok())
+                };
+                principal.as_ref().is_none_or(allowed)
+            })
+            .cloned()
+            .collect();
+        let wants = |change: &Change| {
+            (change.tools && accepted.tools_list_changed == Some(true))
+                || (change.resources && accepted.resources_list_changed == Some(true))
+                || (change.prompts && accepted.prompts_list_changed == Some(true))
+                || !change.updated.is_empty()
+        };
+        let mut changes = registry.subscribe();
+        changes.borrow_and_update();
+        let accepted_at = self
+            .listen_from
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut before = accepted_at.unwrap_or_else(|| current.clone());
+        let mut now = current;
         loop {
+            let change = Change::between(&before, &now, &subscribed);
+            if wants(&change) && send_change(&cx, &accepted, change).await.is_err() {
+                return Ok(());
+            }
+            before = now;
             tokio::select! {
                 _ = cx.cancelled() => return Ok(()),
                 changed = changes.changed() => {
-                    if changed.is_err() || cx.sink().notify_tool_list_changed().await.is_err() {
+                    if changed.is_err() {
                         return Ok(());
                     }
+                    now = registry.snapshot();
                 }
             }
         }

@@ -5,12 +5,48 @@
 //! what happened, so the model sees it and the request itself never fails.
 
 use crate::dispatch::CallFailure;
-use crate::runtime::{Content, ResourceBody, ToolOutput};
+use crate::runtime::{
+    Content, EmbeddedResource, MessageRole, PromptMessage, ResourceBody, ToolOutput,
+};
 use base64::Engine as _;
-use rmcp::model::{CallToolResult, ContentBlock as McpContent, Resource, ResourceContents};
+use rmcp::model::{
+    CallToolResult, ContentBlock as McpContent, PromptMessage as McpPromptMessage, Resource,
+    ResourceContents, Role,
+};
 
 fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Resource contents as MCP's.
+pub fn resource_contents(r: EmbeddedResource) -> ResourceContents {
+    match r.body {
+        ResourceBody::Text(text) => ResourceContents::TextResourceContents {
+            uri: r.uri,
+            mime_type: r.mime_type,
+            text,
+            meta: None,
+        },
+        ResourceBody::Blob(blob) => ResourceContents::BlobResourceContents {
+            uri: r.uri,
+            mime_type: r.mime_type,
+            blob: base64(&blob),
+            meta: None,
+        },
+    }
+}
+
+/// A prompt's messages as MCP's.
+pub fn prompt_messages(messages: Vec<PromptMessage>) -> Vec<McpPromptMessage> {
+    (messages.into_iter())
+        .map(|m| {
+            let role = match m.role {
+                MessageRole::User => Role::User,
+                MessageRole::Assistant => Role::Assistant,
+            };
+            McpPromptMessage::new(role, block(m.content))
+        })
+        .collect()
 }
 
 /// One block as MCP content.
@@ -26,20 +62,7 @@ fn block(content: Content) -> McpContent {
             link.mime_type = l.mime_type;
             McpContent::resource_link(link)
         }
-        Content::Resource(r) => McpContent::resource(match r.body {
-            ResourceBody::Text(text) => ResourceContents::TextResourceContents {
-                uri: r.uri,
-                mime_type: r.mime_type,
-                text,
-                meta: None,
-            },
-            ResourceBody::Blob(blob) => ResourceContents::BlobResourceContents {
-                uri: r.uri,
-                mime_type: r.mime_type,
-                blob: base64(&blob),
-                meta: None,
-            },
-        }),
+        Content::Resource(r) => McpContent::resource(resource_contents(r)),
         // Checked against the MCP shapes when the tool returned it.
         Content::Mcp(json) => serde_json::from_value(json)
             .unwrap_or_else(|e| McpContent::text(format!("malformed content block: {e}"))),

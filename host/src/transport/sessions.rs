@@ -1,5 +1,6 @@
 //! Sessions of the older, initialize-based protocol revisions (2025-06-18,
-//! 2025-11-25), which hear of tool-set changes through their peer.
+//! 2025-11-25), which hear through their peer of changes: of the tools,
+//! resources and prompts lists, and of the resources they subscribed to.
 //!
 //! A session is added when it initializes and removed as soon as it ends
 //! (the initialize request's cancellation token fires when rmcp closes the
@@ -7,16 +8,29 @@
 //! holds only live sessions. Stateless 2026-07-28 clients subscribe with
 //! `subscriptions/listen` instead (see `mcp::McpHandler::listen`).
 
+use crate::registry::{Registry, Tools};
+use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::{Peer, RoleServer};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// The resource URIs one session subscribed to (`resources/subscribe`).
+pub(crate) type Subscriptions = Arc<Mutex<BTreeSet<String>>>;
+
+/// Most resources one session may subscribe to at once.
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 64;
+
+struct Session {
+    peer: Peer<RoleServer>,
+    subscriptions: Subscriptions,
+}
+
 /// The live legacy sessions.
 pub(crate) struct LegacySessions {
-    peers: Mutex<HashMap<u64, Peer<RoleServer>>>,
+    peers: Mutex<HashMap<u64, Session>>,
     next: AtomicU64,
     /// How many are registered, for whoever wants to wait on it.
     count: watch::Sender<usize>,
@@ -31,12 +45,24 @@ impl LegacySessions {
         })
     }
 
-    /// Register `peer` until `ended` fires.
-    pub(crate) fn add(self: &Arc<Self>, peer: Peer<RoleServer>, ended: CancellationToken) {
+    /// Register `peer`, with the resources it subscribes to, until `ended`
+    /// fires.
+    pub(crate) fn add(
+        self: &Arc<Self>,
+        peer: Peer<RoleServer>,
+        subscriptions: Subscriptions,
+        ended: CancellationToken,
+    ) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         {
             let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-            peers.insert(id, peer);
+            peers.insert(
+                id,
+                Session {
+                    peer,
+                    subscriptions,
+                },
+            );
             self.count.send_replace(peers.len());
         }
         let sessions: Weak<Self> = Arc::downgrade(self);
@@ -64,26 +90,92 @@ impl LegacySessions {
         self.count.subscribe()
     }
 
-    /// Tell every live session that the tool list changed, for every
-    /// change: run this as a task for the life of the host.
-    pub(crate) async fn notify_changes(self: Arc<Self>, mut changes: watch::Receiver<u64>) {
+    /// Tell every live session of every change of `registry`: which lists
+    /// changed, and which of its subscribed resources are now served by
+    /// another version (or no longer served). Run this as a task for the
+    /// life of the host.
+    pub(crate) async fn notify_changes(self: Arc<Self>, registry: Registry) {
+        let mut changes = registry.subscribe();
+        let mut before = registry.snapshot();
         while changes.changed().await.is_ok() {
-            let peers: Vec<Peer<RoleServer>> = {
+            let now = registry.snapshot();
+            let sessions: Vec<(Peer<RoleServer>, Change)> = {
                 let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
                 // A backstop: a session whose transport closed without its
                 // token firing.
-                peers.retain(|_, p| !p.is_transport_closed());
+                peers.retain(|_, s| !s.peer.is_transport_closed());
                 self.count.send_replace(peers.len());
-                peers.values().cloned().collect()
+                (peers.values())
+                    .map(|s| {
+                        let subscribed = s.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+                        (
+                            s.peer.clone(),
+                            Change::between(&before, &now, subscribed.iter()),
+                        )
+                    })
+                    .collect()
             };
-            for peer in peers {
-                tokio::spawn(async move {
-                    if let Err(e) = peer.notify_tool_list_changed().await {
-                        tracing::debug!(error = %e, "session gone before tools/list_changed");
-                    }
-                });
+            for (peer, change) in sessions {
+                tokio::spawn(announce(peer, change));
             }
+            before = now;
         }
+    }
+}
+
+/// What one client hears of a change of the registry.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Change {
+    /// The tools list changed.
+    pub(crate) tools: bool,
+    /// The resources (or templates) list changed.
+    pub(crate) resources: bool,
+    /// The prompts list changed.
+    pub(crate) prompts: bool,
+    /// Subscribed URIs now served by another version, or no longer served.
+    pub(crate) updated: Vec<String>,
+}
+
+impl Change {
+    /// The change from `before` to `now` for a client subscribed to
+    /// `subscribed`.
+    pub(crate) fn between<'a>(
+        before: &Tools,
+        now: &Tools,
+        subscribed: impl IntoIterator<Item = &'a String>,
+    ) -> Self {
+        let (old, new) = (before.lists(), now.lists());
+        Change {
+            tools: old.tools != new.tools,
+            resources: old.resources != new.resources,
+            prompts: old.prompts != new.prompts,
+            updated: (subscribed.into_iter())
+                .filter(|uri| before.resource_version(uri) != now.resource_version(uri))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Send one session its notifications of one change.
+async fn announce(peer: Peer<RoleServer>, change: Change) {
+    let sent = async {
+        if change.tools {
+            peer.notify_tool_list_changed().await?;
+        }
+        if change.resources {
+            peer.notify_resource_list_changed().await?;
+        }
+        if change.prompts {
+            peer.notify_prompt_list_changed().await?;
+        }
+        for uri in change.updated {
+            (peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))).await?;
+        }
+        Ok::<(), rmcp::service::ServiceError>(())
+    };
+    if let Err(e) = sent.await {
+        tracing::debug!(error = %e, "session gone before its change notifications");
     }
 }
 

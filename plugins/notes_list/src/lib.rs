@@ -1,4 +1,6 @@
-//! `notes_list`: the caller's notes, newest first, optionally filtered.
+//! `notes_list`: the caller's notes, newest first, optionally filtered;
+//! each note as the resource `notes://{id}`; and the prompt
+//! `summarise_notes`, which hands the model the caller's newest notes.
 
 use toolhost_sdk::prelude::*;
 
@@ -95,4 +97,87 @@ impl Tool for NotesList {
     }
 }
 
-toolhost_sdk::export_tool!(NotesList);
+/// Each note as a resource: `notes://{id}`, the caller's only.
+struct NoteById;
+
+impl Resource for NoteById {
+    fn describe() -> DescribeResource {
+        DescribeResource::template("notes://{id}", "note")
+            .title("A note")
+            .description("One of the caller's notes, by id, as Markdown.")
+            .mime_type("text/markdown")
+    }
+
+    fn read(ctx: &Context, request: &ResourceRequest) -> Result<Vec<Contents>, ToolError> {
+        let id = request.var("id").unwrap_or_default();
+        let note: Note = ctx
+            .bucket("notes")
+            .get_json(&format!("note:{id}"))?
+            .ok_or_else(|| ToolError::NotFound(format!("no note with id {id:?}")))?;
+        Ok(vec![Contents::text(
+            &request.uri,
+            "text/markdown",
+            format!(
+                "# {}\n\n{}\n\n_Created {}._\n",
+                note.title, note.body, note.created_at
+            ),
+        )])
+    }
+}
+
+/// How many notes the summary prompt hands the model.
+const SUMMARY_NOTES: usize = 20;
+
+/// A prompt: summarise the caller's newest notes.
+struct SummariseNotes;
+
+impl Prompt for SummariseNotes {
+    fn describe() -> DescribePrompt {
+        DescribePrompt::new(
+            "summarise_notes",
+            "Summarise my newest notes (at most 20), optionally only those about a topic.",
+        )
+        .title("Summarise my notes")
+        .optional("topic", "Only notes whose title or body mention this")
+    }
+
+    fn get(ctx: &Context, args: &PromptArguments) -> Result<Vec<PromptMessage>, ToolError> {
+        let topic = args
+            .get("topic")
+            .map(str::to_lowercase)
+            .filter(|t| !t.is_empty());
+        let scan = ctx
+            .bucket("notes")
+            .scan("note:")
+            .reverse()
+            .page_size(FILTERED_PAGE);
+        let found = scan.collect_json(SUMMARY_NOTES, |note: &Note| match &topic {
+            None => true,
+            Some(t) => {
+                note.title.to_lowercase().contains(t) || note.body.to_lowercase().contains(t)
+            }
+        })?;
+        if found.is_empty() {
+            return Ok(vec![PromptMessage::user(Content::text(
+                "I have no notes yet. Tell me so, and suggest what I could note down.",
+            ))]);
+        }
+        let mut text = match &topic {
+            Some(t) => format!("Summarise my notes about \"{t}\" in a few bullet points:\n\n"),
+            None => "Summarise my notes in a few bullet points:\n\n".to_owned(),
+        };
+        for note in found.iter().map(|e| &e.value) {
+            text.push_str(&format!(
+                "- {} ({}): {}\n",
+                note.title, note.created_at, note.body
+            ));
+        }
+        Ok(vec![PromptMessage::user(Content::text(text))])
+    }
+}
+
+toolhost_sdk::export_component! {
+    tools: [NotesList],
+    resources: [NoteById],
+    prompts: [SummariseNotes],
+}

@@ -43,7 +43,7 @@ async fn dispatcher(url: &str, auth: ApiAuth, data: &Path) -> anyhow::Result<Arc
     let runtime = Runtime::new(RuntimeConfig::default(), Store::in_memory())?;
     let probe = runtime.load_file(Path::new(plugins::OUTBOUND_PROBE))?;
     let registry = Registry::new();
-    registry.publish(BTreeMap::from([("outbound_probe".to_owned(), probe)]));
+    registry.publish(BTreeMap::from([("outbound_probe".to_owned(), probe)]).into());
     let (outbound, _) = Outbound::open(
         &settings.outbound,
         Some(data),
