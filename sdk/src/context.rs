@@ -114,6 +114,44 @@ impl Context {
         call::notify(level.into_wit(), None, &data.to_string());
     }
 
+    /// Whether the client cancelled the call (or went away): check it
+    /// between steps to stop cleanly. The host stops a cancelled instance
+    /// within about 10 ms anyway.
+    pub fn cancelled(&self) -> bool {
+        call::cancelled()
+    }
+
+    /// Ask the user for input through the client (MCP elicitation, form
+    /// mode): `message` says what and why; `schema` is the form, a JSON
+    /// Schema object of primitive properties. Waits for the answer (at most
+    /// 5 minutes, not counted against the call's timeout). A decline or a
+    /// dismissal is an [`Elicitation`]; the error says why the user could
+    /// not be asked.
+    pub fn elicit(
+        &self,
+        message: &str,
+        schema: &serde_json::Value,
+    ) -> Result<Elicitation, AskError> {
+        match call::elicit(message, &schema.to_string()).map_err(AskError)? {
+            call::ElicitAnswer::Accept(content) => {
+                let content = serde_json::from_str(&content)
+                    .map_err(|e| AskError(format!("the answer is not JSON: {e}")))?;
+                Ok(Elicitation::Accepted(content))
+            }
+            call::ElicitAnswer::Decline => Ok(Elicitation::Declined),
+            call::ElicitAnswer::Cancel => Ok(Elicitation::Cancelled),
+        }
+    }
+
+    /// Ask the client's model for a completion (MCP sampling):
+    /// `request` is the `sampling/createMessage` params (messages,
+    /// maxTokens, ...); returns the result (role, content, model). MCP
+    /// deprecates sampling in 2026-07-28, where the host refuses it.
+    pub fn sample(&self, request: &serde_json::Value) -> Result<serde_json::Value, AskError> {
+        let answer = call::sample(&request.to_string()).map_err(AskError)?;
+        serde_json::from_str(&answer).map_err(|e| AskError(format!("the answer is not JSON: {e}")))
+    }
+
     /// `at` as an RFC 3339 UTC timestamp with milliseconds.
     pub fn rfc3339(&self, at: SystemTime) -> String {
         humantime::format_rfc3339_millis(at).to_string()
@@ -146,5 +184,37 @@ impl ClientLevel {
             ClientLevel::Alert => call::Level::Alert,
             ClientLevel::Emergency => call::Level::Emergency,
         }
+    }
+}
+
+/// What the user answered to [`Context::elicit`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elicitation {
+    /// The user submitted the form: its content, a JSON object.
+    Accepted(serde_json::Value),
+    /// The user said no.
+    Declined,
+    /// The user dismissed the request without choosing.
+    Cancelled,
+}
+
+/// Why the user (or the client's model) could not be asked: the client
+/// does not support it, the request's protocol revision has no
+/// server-to-client requests, no answer in time, the call was cancelled, or
+/// too many asks in one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskError(pub String);
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AskError {}
+
+impl From<AskError> for crate::ToolError {
+    fn from(e: AskError) -> Self {
+        crate::ToolError::Failed(e.0)
     }
 }

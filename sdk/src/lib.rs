@@ -55,7 +55,7 @@ mod served;
 mod store;
 
 pub use content::Content;
-pub use context::{ClientLevel, Context, Principal};
+pub use context::{AskError, ClientLevel, Context, Elicitation, Principal};
 pub use describe::Describe;
 pub use error::ToolError;
 pub use http::{Http, HttpError};
@@ -83,9 +83,9 @@ pub mod bindings {
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        Bucket, Content, Contents, Context, Describe, DescribePrompt, DescribeResource, Entry,
-        Principal, Prompt, PromptArguments, PromptMessage, Resource, ResourceRequest, Tool,
-        ToolError,
+        Bucket, Content, Contents, Context, Describe, DescribePrompt, DescribeResource,
+        Elicitation, Entry, Principal, Prompt, PromptArguments, PromptMessage, Resource,
+        ResourceRequest, Tool, ToolError,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

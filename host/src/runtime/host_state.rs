@@ -31,7 +31,7 @@ impl HostState {
         store: Store,
         limits: &super::Limits,
         grant: Option<Arc<crate::outbound::Grant>>,
-        events: Option<super::EventSink>,
+        events: EventsCall,
     ) -> Self {
         let env = grant.as_ref().map(|g| g.environment()).unwrap_or_default();
         HostState {
@@ -39,7 +39,7 @@ impl HostState {
             http: HttpCall::new(grant),
             store: StoreCall::new(store, subject),
             log: LogCall::new(tool, request_id, limits.log_bytes),
-            events: EventsCall::new(events),
+            events,
             limiter: Limiter::new(limits.memory_bytes, limits.table_elements),
         }
     }

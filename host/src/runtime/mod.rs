@@ -35,7 +35,7 @@ pub use served::{
     MessageRole, PromptArgument, PromptInfo, PromptMessage, PromptOutput, ResourceContents,
     ResourceInfo, ResourceRequest, TemplateInfo,
 };
-pub use signals::{CallEvent, CallLinks, Cancel, ClientLevel, EventSink};
+pub use signals::{Ask, CallEvent, CallLinks, Cancel, ClientLevel, EventSink, Question};
 pub use uri_template::{MAX_URI_BYTES, UriTemplate, check_uri};
 
 use crate::storage::Store;

@@ -2,6 +2,7 @@
 
 use super::bindings::{v1, v2};
 use super::cache::{CacheOutcome, content_hash};
+use super::capabilities::events::EventsCall;
 use super::error::{CallError, LoadError, ToolError};
 use super::host_state::HostState;
 use super::output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
@@ -269,7 +270,7 @@ fn new_store(
         shared.store.clone(),
         limits,
         grant,
-        events,
+        EventsCall::new(events, cancel.clone()),
     );
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);

@@ -58,14 +58,36 @@ pub enum ClientLevel {
     Emergency,
 }
 
+/// A question a running call puts to its client: the user (elicitation) or
+/// the client's model (sampling). The instance waits for the reply.
+#[derive(Debug)]
+pub struct Ask {
+    /// What is asked.
+    pub question: Question,
+    /// Where the answer goes: the result's JSON, or why there is none.
+    pub reply: std::sync::mpsc::SyncSender<Result<serde_json::Value, String>>,
+}
+
+/// What a call asks its client, as MCP request params (JSON).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Question {
+    /// `elicitation/create`.
+    Elicit(serde_json::Value),
+    /// `sampling/createMessage`.
+    Sample(serde_json::Value),
+}
+
 /// Where one call's notifications go: a bounded channel (a full one drops
 /// them; the call never waits for the client) and the least severe log
-/// level the client wants.
+/// level the client wants; and where its questions go, when its client can
+/// be asked.
 #[derive(Debug, Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<CallEvent>,
     min_level: ClientLevel,
     progress: bool,
+    asks: Option<mpsc::Sender<Ask>>,
 }
 
 impl EventSink {
@@ -76,7 +98,20 @@ impl EventSink {
             tx,
             min_level,
             progress,
+            asks: None,
         }
+    }
+
+    /// Questions for the client go into `asks`.
+    pub fn with_asks(mut self, asks: mpsc::Sender<Ask>) -> Self {
+        self.asks = Some(asks);
+        self
+    }
+
+    /// Put a question to the client; false when it cannot be asked (no
+    /// channel for questions, or one already waiting).
+    pub(crate) fn ask(&self, ask: Ask) -> bool {
+        self.asks.as_ref().is_some_and(|a| a.try_send(ask).is_ok())
     }
 
     /// Whether progress reports are wanted.

@@ -1,16 +1,23 @@
 //! A call's notifications to its client: progress reports and log messages,
 //! forwarded from the running instance to the request's peer (over the
-//! request's event stream, or the session's).
+//! request's event stream, or the session's); and its questions:
+//! elicitation (the user) and sampling (the client's model), sent as
+//! server-to-client requests, their answers handed back to the waiting
+//! instance.
 //!
 //! MCP's logging (`notifications/message`, `logging/setLevel`) is deprecated
 //! by SEP-2577 in the 2026-07-28 revision; clients of 2025-11-25 still use
 //! it, so it is sent to those that ask (rmcp marks its types deprecated).
 #![allow(deprecated)]
 
-use crate::runtime::{CallEvent, ClientLevel, EventSink, MAX_NOTIFY, MAX_PROGRESS};
-use rmcp::RoleServer;
-use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam};
+use crate::runtime::{Ask, CallEvent, ClientLevel, EventSink, MAX_NOTIFY, MAX_PROGRESS, Question};
+use rmcp::model::{
+    CreateMessageRequestParams, ElicitRequestParams, LoggingLevel, LoggingMessageNotificationParam,
+    ProgressNotificationParam, ProtocolVersion,
+};
 use rmcp::service::RequestContext;
+use rmcp::{Peer, RoleServer};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -56,11 +63,27 @@ pub(crate) fn forward(
     min_level: ClientLevel,
 ) -> (EventSink, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
+    // One question at a time: the instance waits for each answer.
+    let (ask_tx, mut asks) = mpsc::channel::<Ask>(1);
     let token = cx.meta.get_progress_token();
-    let sink = EventSink::new(tx, min_level, token.is_some());
+    let sink = EventSink::new(tx, min_level, token.is_some()).with_asks(ask_tx);
     let peer = cx.peer.clone();
     let task = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
+        loop {
+            // Notifications already sent go out before a question.
+            let event = tokio::select! {
+                biased;
+                event = rx.recv() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+                Some(ask) = asks.recv() => {
+                    let answer = answer(&peer, ask.question).await;
+                    // The instance may have stopped waiting (cancelled).
+                    let _ = ask.reply.send(answer);
+                    continue;
+                }
+            };
             let sent = match event {
                 CallEvent::Progress {
                     progress,
@@ -90,4 +113,47 @@ pub(crate) fn forward(
         }
     });
     (sink, task)
+}
+
+/// Put `question` to the client of `peer`: the result as JSON, or why
+/// there is none (said to the tool).
+async fn answer(peer: &Peer<RoleServer>, question: Question) -> Result<Value, String> {
+    let info = peer.peer_info();
+    if info
+        .as_ref()
+        .is_some_and(|i| i.protocol_version == ProtocolVersion::V_2026_07_28)
+    {
+        return Err(
+            "a 2026-07-28 request has no server-to-client requests: the client cannot be asked \
+             during the call (its input_required flow is not offered yet)"
+                .into(),
+        );
+    }
+    let capabilities = info.map(|i| i.capabilities.clone());
+    match question {
+        Question::Elicit(params) => {
+            if capabilities.is_some_and(|c| c.elicitation.is_none()) {
+                return Err("the client does not support elicitation".into());
+            }
+            let params: ElicitRequestParams = serde_json::from_value(params)
+                .map_err(|e| format!("the elicitation request is malformed: {e}"))?;
+            let result = peer.create_elicitation(params).await.map_err(|e| {
+                tracing::info!(error = %e, "an elicitation request failed");
+                format!("the elicitation request failed: {e}")
+            })?;
+            serde_json::to_value(result).map_err(|e| e.to_string())
+        }
+        Question::Sample(params) => {
+            if capabilities.is_some_and(|c| c.sampling.is_none()) {
+                return Err("the client does not support sampling".into());
+            }
+            let params: CreateMessageRequestParams = serde_json::from_value(params)
+                .map_err(|e| format!("the sampling request is malformed: {e}"))?;
+            let result = peer.create_message(params).await.map_err(|e| {
+                tracing::info!(error = %e, "a sampling request failed");
+                format!("the sampling request failed: {e}")
+            })?;
+            serde_json::to_value(result).map_err(|e| e.to_string())
+        }
+    }
 }

@@ -1,9 +1,13 @@
 //! `toolhost:plugin/call` (0.2): what a call tells its client while it
 //! runs: progress reports and log messages, each capped per call, dropped
-//! (and counted) past the cap or when the client does not want them.
+//! (and counted) past the cap or when the client does not want them; and
+//! what it asks (the user, by elicitation; the client's model, by
+//! sampling), each ask bounded in number and waiting time.
 
 use super::super::bindings::v2::call;
-use super::super::signals::{CallEvent, ClientLevel, EventSink};
+use super::super::signals::{Ask, CallEvent, Cancel, ClientLevel, EventSink, Question};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 use wasmtime::component::{HasData, Linker};
 
 /// Progress reports sent per call at most.
@@ -14,6 +18,14 @@ pub const MAX_NOTIFY: u32 = 100;
 const MAX_TEXT: usize = 1024;
 /// Longest log message kept, in bytes.
 const MAX_DATA: usize = 4 * 1024;
+/// Questions one call may ask its client.
+pub const MAX_ASKS: u32 = 10;
+/// Longest a question waits for its answer.
+pub const ASK_WAIT: Duration = Duration::from_secs(300);
+/// Longest question (message, schema, sampling request), in bytes.
+const MAX_QUESTION: usize = 64 * 1024;
+/// How often a waiting question checks whether the call was cancelled.
+const ASK_POLL: Duration = Duration::from_millis(10);
 
 /// Link the capability; `get` finds a call's [`EventsCall`] in `T`.
 pub(crate) fn add_to_linker<T, D>(
@@ -32,6 +44,8 @@ where
 #[derive(Debug, Default)]
 pub(crate) struct EventsCall {
     sink: Option<EventSink>,
+    cancel: Cancel,
+    asked: u32,
     progress_sent: u32,
     last_progress: Option<f64>,
     notify_sent: u32,
@@ -40,11 +54,51 @@ pub(crate) struct EventsCall {
 }
 
 impl EventsCall {
-    /// Notifications into `sink` (none: every one is dropped silently).
-    pub(crate) fn new(sink: Option<EventSink>) -> Self {
+    /// Notifications into `sink` (none: every one is dropped silently);
+    /// questions wait for their answer until `cancel` is raised.
+    pub(crate) fn new(sink: Option<EventSink>, cancel: Cancel) -> Self {
         EventsCall {
             sink,
+            cancel,
             ..EventsCall::default()
+        }
+    }
+
+    /// Put `question` to the client and wait (bounded) for the answer.
+    fn ask(&mut self, question: Question, what: &str) -> Result<Value, String> {
+        if self.asked >= MAX_ASKS {
+            return Err(format!(
+                "a call may ask its client at most {MAX_ASKS} times"
+            ));
+        }
+        let Some(sink) = &self.sink else {
+            return Err(format!("this call has no client to ask for {what}"));
+        };
+        self.asked += 1;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        if !sink.ask(Ask { question, reply }) {
+            return Err(format!(
+                "this call's client cannot be asked for {what} (a stateless 2026-07-28 request, or no session)"
+            ));
+        }
+        let deadline = Instant::now() + ASK_WAIT;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err("the call was cancelled while waiting for the answer".into());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!("no answer within {} s", ASK_WAIT.as_secs()));
+            }
+            match answer.recv_timeout(ASK_POLL.min(deadline - now)) {
+                Ok(result) => return result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "the client went away before answering the {what} request"
+                    ));
+                }
+            }
         }
     }
 
@@ -82,7 +136,58 @@ fn level(l: call::Level) -> ClientLevel {
     }
 }
 
+/// A question's text, bounded.
+fn question_text(what: &str, text: &str) -> Result<(), String> {
+    if text.len() > MAX_QUESTION {
+        return Err(format!(
+            "the {what} is {} bytes, over {MAX_QUESTION}",
+            text.len()
+        ));
+    }
+    Ok(())
+}
+
 impl call::Host for EventsCall {
+    fn cancelled(&mut self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn elicit(
+        &mut self,
+        message: String,
+        requested_schema: String,
+    ) -> Result<call::ElicitAnswer, String> {
+        question_text("message", &message)?;
+        question_text("requested schema", &requested_schema)?;
+        let schema: Value = serde_json::from_str(&requested_schema)
+            .map_err(|e| format!("the requested schema is not JSON: {e}"))?;
+        if !schema.is_object() {
+            return Err("the requested schema must be a JSON object".into());
+        }
+        let params = json!({"mode": "form", "message": message, "requestedSchema": schema});
+        let answer = self.ask(Question::Elicit(params), "input")?;
+        match answer.get("action").and_then(Value::as_str) {
+            Some("accept") => {
+                let content = answer.get("content").cloned().unwrap_or_else(|| json!({}));
+                Ok(call::ElicitAnswer::Accept(content.to_string()))
+            }
+            Some("decline") => Ok(call::ElicitAnswer::Decline),
+            Some("cancel") => Ok(call::ElicitAnswer::Cancel),
+            other => Err(format!("the client answered with the action {other:?}")),
+        }
+    }
+
+    fn sample(&mut self, request: String) -> Result<String, String> {
+        question_text("sampling request", &request)?;
+        let params: Value = serde_json::from_str(&request)
+            .map_err(|e| format!("the sampling request is not JSON: {e}"))?;
+        if !params.is_object() {
+            return Err("the sampling request must be a JSON object".into());
+        }
+        self.ask(Question::Sample(params), "a completion")
+            .map(|answer| answer.to_string())
+    }
+
     fn report_progress(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
         let Some(sink) = &self.sink else { return };
         if !sink.wants_progress() {
@@ -134,7 +239,10 @@ mod tests {
 
     fn events(min: ClientLevel, progress: bool) -> (EventsCall, mpsc::Receiver<CallEvent>) {
         let (tx, rx) = mpsc::channel(1000);
-        (EventsCall::new(Some(EventSink::new(tx, min, progress))), rx)
+        (
+            EventsCall::new(Some(EventSink::new(tx, min, progress)), Cancel::new()),
+            rx,
+        )
     }
 
     fn drain(rx: &mut mpsc::Receiver<CallEvent>) -> Vec<CallEvent> {
@@ -169,7 +277,7 @@ mod tests {
         let (mut call, mut rx) = events(ClientLevel::Info, false);
         call.report_progress(1.0, None, None);
         assert!(drain(&mut rx).is_empty());
-        let mut nowhere = EventsCall::new(None);
+        let mut nowhere = EventsCall::new(None, Cancel::new());
         nowhere.report_progress(1.0, None, None);
         nowhere.notify(call::Level::Error, None, "x".into());
         assert_eq!(nowhere.dropped, 0);
@@ -206,11 +314,79 @@ mod tests {
     #[test]
     fn a_full_channel_drops_instead_of_waiting() {
         let (tx, mut rx) = mpsc::channel(2);
-        let mut call = EventsCall::new(Some(EventSink::new(tx, ClientLevel::Debug, true)));
+        let mut call = EventsCall::new(
+            Some(EventSink::new(tx, ClientLevel::Debug, true)),
+            Cancel::new(),
+        );
         for _ in 0..5 {
             call.notify(call::Level::Info, None, "\"x\"".into());
         }
         assert_eq!(drain(&mut rx).len(), 2);
         assert_eq!(call.dropped, 3);
+    }
+
+    /// A call whose questions go to a thread that answers with `answer`
+    /// (after `delay`), counting them.
+    fn asking(
+        answer: Value,
+        delay: std::time::Duration,
+    ) -> (
+        EventsCall,
+        Cancel,
+        std::sync::Arc<std::sync::atomic::AtomicU32>,
+    ) {
+        let (tx, _rx) = mpsc::channel(1);
+        let (ask_tx, mut asks) = mpsc::channel::<Ask>(1);
+        let cancel = Cancel::new();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            while let Some(ask) = asks.blocking_recv() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(delay);
+                let _ = ask.reply.send(Ok(answer.clone()));
+            }
+        });
+        std::mem::forget(_rx);
+        let sink = EventSink::new(tx, ClientLevel::Info, false).with_asks(ask_tx);
+        (EventsCall::new(Some(sink), cancel.clone()), cancel, count)
+    }
+
+    #[test]
+    fn answers_come_back_and_asks_are_capped_per_call() {
+        let (mut call, _cancel, count) =
+            asking(json!({"action": "decline"}), std::time::Duration::ZERO);
+        for _ in 0..MAX_ASKS {
+            assert!(matches!(
+                call.elicit("m".into(), "{}".into()),
+                Ok(call::ElicitAnswer::Decline)
+            ));
+        }
+        let over = call.elicit("m".into(), "{}".into()).unwrap_err();
+        assert!(over.contains("at most 10 times"), "{over}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), MAX_ASKS);
+        let bad = call.elicit("m".into(), "[]".into()).unwrap_err();
+        assert!(bad.contains("must be a JSON object"), "{bad}");
+        let mut nowhere = EventsCall::new(None, Cancel::new());
+        let none = nowhere.sample("{}".into()).unwrap_err();
+        assert!(none.contains("no client to ask"), "{none}");
+    }
+
+    #[test]
+    fn a_cancelled_call_stops_waiting_for_its_answer() {
+        let (mut call, cancel, _) = asking(
+            json!({"action": "accept"}),
+            std::time::Duration::from_secs(30),
+        );
+        let raise = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            raise.cancel();
+        });
+        let started = std::time::Instant::now();
+        let stopped = call.elicit("m".into(), "{}".into()).unwrap_err();
+        assert!(stopped.contains("cancelled"), "{stopped}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(call.cancelled());
     }
 }

@@ -196,6 +196,221 @@ impl Tool for Schema2020 {
     }
 }
 
+/// A text answer (also the structured result).
+#[derive(Serialize, JsonSchema)]
+struct Answer {
+    text: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct PromptInput {
+    /// The prompt to send to the client's model.
+    prompt: String,
+}
+
+struct Sampling;
+
+impl Tool for Sampling {
+    type Input = PromptInput;
+    type Output = Answer;
+
+    fn describe() -> Describe {
+        Describe::new(
+            "test_sampling",
+            "Asks the client's model to complete a prompt.",
+        )
+        .read_only(true)
+    }
+
+    fn call(ctx: &Context, input: PromptInput) -> Result<Answer, ToolError> {
+        let result = ctx.sample(&serde_json::json!({
+            "messages": [{"role": "user", "content": {"type": "text", "text": input.prompt}}],
+            "maxTokens": 100,
+        }))?;
+        let text = result["content"]["text"].as_str().unwrap_or_default();
+        Ok(Answer {
+            text: format!("LLM response: {text}"),
+        })
+    }
+
+    fn content(output: &Answer) -> Vec<Content> {
+        vec![Content::text(output.text.clone())]
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct MessageInput {
+    /// The message to show the user.
+    message: String,
+}
+
+/// The answer as the scenarios print it.
+fn answered(prefix: &str, answer: Elicitation) -> Answer {
+    let (action, content) = match answer {
+        Elicitation::Accepted(content) => ("accept", content),
+        Elicitation::Declined => ("decline", serde_json::json!({})),
+        Elicitation::Cancelled => ("cancel", serde_json::json!({})),
+    };
+    Answer {
+        text: format!("{prefix}: action={action}, content={content}"),
+    }
+}
+
+struct Elicit;
+
+impl Tool for Elicit {
+    type Input = MessageInput;
+    type Output = Answer;
+
+    fn describe() -> Describe {
+        Describe::new(
+            "test_elicitation",
+            "Asks the user for a username and an e-mail address.",
+        )
+        .read_only(true)
+    }
+
+    fn call(ctx: &Context, input: MessageInput) -> Result<Answer, ToolError> {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "username": {"type": "string", "description": "User's response"},
+                "email": {"type": "string", "description": "User's email address"}
+            },
+            "required": ["username", "email"]
+        });
+        Ok(answered(
+            "User response",
+            ctx.elicit(&input.message, &schema)?,
+        ))
+    }
+
+    fn content(output: &Answer) -> Vec<Content> {
+        vec![Content::text(output.text.clone())]
+    }
+}
+
+struct ElicitDefaults;
+
+impl Tool for ElicitDefaults {
+    type Input = Nothing;
+    type Output = Answer;
+
+    fn describe() -> Describe {
+        Describe::new(
+            "test_elicitation_sep1034_defaults",
+            "Asks the user for input with a default for every primitive type.",
+        )
+        .read_only(true)
+    }
+
+    fn call(ctx: &Context, _input: Nothing) -> Result<Answer, ToolError> {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                "age": {"type": "integer", "description": "User age", "default": 30},
+                "score": {"type": "number", "description": "User score", "default": 95.5},
+                "status": {
+                    "type": "string",
+                    "description": "User status",
+                    "enum": ["active", "inactive", "pending"],
+                    "default": "active"
+                },
+                "verified": {"type": "boolean", "description": "Verification status", "default": true}
+            },
+            "required": []
+        });
+        let answer = ctx.elicit(
+            "Test client default value handling - please accept with defaults",
+            &schema,
+        )?;
+        Ok(answered("Elicitation completed", answer))
+    }
+
+    fn content(output: &Answer) -> Vec<Content> {
+        vec![Content::text(output.text.clone())]
+    }
+}
+
+struct ElicitEnums;
+
+impl Tool for ElicitEnums {
+    type Input = Nothing;
+    type Output = Answer;
+
+    fn describe() -> Describe {
+        Describe::new(
+            "test_elicitation_sep1330_enums",
+            "Asks the user to choose, in every enum form.",
+        )
+        .read_only(true)
+    }
+
+    fn call(ctx: &Context, _input: Nothing) -> Result<Answer, ToolError> {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "untitledSingle": {
+                    "type": "string",
+                    "description": "Untitled single-select",
+                    "enum": ["option1", "option2", "option3"]
+                },
+                "titledSingle": {
+                    "type": "string",
+                    "description": "Titled single-select",
+                    "oneOf": [
+                        {"const": "value1", "title": "First Option"},
+                        {"const": "value2", "title": "Second Option"},
+                        {"const": "value3", "title": "Third Option"}
+                    ]
+                },
+                "legacyEnum": {
+                    "type": "string",
+                    "description": "Legacy titled enum",
+                    "enum": ["opt1", "opt2", "opt3"],
+                    "enumNames": ["Option One", "Option Two", "Option Three"]
+                },
+                "untitledMulti": {
+                    "type": "array",
+                    "description": "Untitled multi-select",
+                    "items": {"type": "string", "enum": ["option1", "option2", "option3"]}
+                },
+                "titledMulti": {
+                    "type": "array",
+                    "description": "Titled multi-select",
+                    "items": {
+                        "anyOf": [
+                            {"const": "value1", "title": "First Choice"},
+                            {"const": "value2", "title": "Second Choice"},
+                            {"const": "value3", "title": "Third Choice"}
+                        ]
+                    }
+                }
+            },
+            "required": []
+        });
+        let answer = ctx.elicit("Test enum schema variants", &schema)?;
+        Ok(answered("Elicitation completed", answer))
+    }
+
+    fn content(output: &Answer) -> Vec<Content> {
+        vec![Content::text(output.text.clone())]
+    }
+}
+
 toolhost_sdk::export_tools!(
-    SimpleText, Image, Audio, Embedded, Mixed, Logging, Failing, Progress, Schema2020
+    SimpleText,
+    Image,
+    Audio,
+    Embedded,
+    Mixed,
+    Logging,
+    Failing,
+    Progress,
+    Schema2020,
+    Sampling,
+    Elicit,
+    ElicitDefaults,
+    ElicitEnums
 );
