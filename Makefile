@@ -7,7 +7,7 @@ WASM_TARGET := wasm32-wasip2
 # it), with the small, fast `plugin` profile of Cargo.toml.
 WASM_DIR    := target/wasm
 PLUGINS_OUT := $(WASM_DIR)/$(WASM_TARGET)/plugin
-BUNDLED     := notes_list notes_create
+BUNDLED     := notes_list notes_create notes_delete
 # Tools in other languages, each built by its kit in sdk/ (the test build
 # builds them too, into the same place).
 POLYGLOT    := $(WASM_DIR)/polyglot

@@ -10,6 +10,7 @@ use std::process::Command;
 const PLUGINS: &[(&str, &str)] = &[
     ("notes_list", "NOTES_LIST"),
     ("notes_create", "NOTES_CREATE"),
+    ("notes_delete", "NOTES_DELETE"),
     ("projects_list", "PROJECTS_LIST"),
     ("projects_create", "PROJECTS_CREATE"),
     ("not_a_tool", "NOT_A_TOOL"),

@@ -404,3 +404,25 @@ fn run_client(mut command: Command, script: &str, args: &[&str]) -> Output {
         stderr: stderr.join().unwrap_or_default(),
     }
 }
+
+/// Create a note with the bundled notes_create as `client`'s caller; its id.
+pub async fn create_note<H: rmcp::ClientHandler>(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, H>,
+    title: &str,
+    body: &str,
+) -> String {
+    let arguments = serde_json::json!({"title": title, "body": body});
+    let created = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("notes_create")
+                .with_arguments(arguments.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("notes_create answers");
+    let id = created
+        .structured_content
+        .as_ref()
+        .and_then(|s| s["id"].as_str());
+    id.unwrap_or_else(|| panic!("notes_create failed: {created:?}"))
+        .to_owned()
+}

@@ -16,13 +16,15 @@ use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use toolhost_tests::{TestServer, plugins};
+use toolhost_tests::{TestServer, create_note, plugins};
 
 /// A client whose user answers every elicitation with `action` (after
 /// `delay`), and whose model answers every sampling request.
 #[derive(Clone)]
 struct User {
     action: ElicitationAction,
+    /// What an acceptance submits.
+    form: Value,
     delay: Duration,
     asked: Arc<Mutex<Vec<String>>>,
 }
@@ -31,8 +33,16 @@ impl User {
     fn answering(action: ElicitationAction) -> Self {
         User {
             action,
+            form: json!({"username": "ada", "email": "ada@example.com"}),
             delay: Duration::ZERO,
             asked: Arc::default(),
+        }
+    }
+
+    fn accepting(form: Value) -> Self {
+        User {
+            form,
+            ..User::answering(ElicitationAction::Accept)
         }
     }
 }
@@ -56,8 +66,7 @@ impl ClientHandler for User {
             self.asked.lock().unwrap().push(message.clone());
         }
         tokio::time::sleep(self.delay).await;
-        let content = (self.action == ElicitationAction::Accept)
-            .then(|| json!({"username": "ada", "email": "ada@example.com"}));
+        let content = (self.action == ElicitationAction::Accept).then(|| self.form.clone());
         let mut result = ElicitResult::new(self.action.clone());
         result.content = content;
         Ok(result)
@@ -221,5 +230,85 @@ async fn a_call_waiting_for_the_user_stops_when_the_client_cancels_it() {
         "{:?}",
         cancelled.elapsed()
     );
+    client.cancel().await.unwrap();
+}
+
+async fn note_titles(client: &RunningService<RoleClient, impl ClientHandler>) -> Vec<String> {
+    let listed = client
+        .call_tool(params("notes_list", json!({})))
+        .await
+        .unwrap();
+    let notes = listed.structured_content.unwrap()["notes"].clone();
+    (notes.as_array().unwrap().iter())
+        .map(|n| n["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_delete_deletes_only_what_the_user_confirms() {
+    let server = TestServer::start(
+        &[
+            plugins::NOTES_CREATE,
+            plugins::NOTES_LIST,
+            plugins::NOTES_DELETE,
+        ],
+        |_| {},
+    )
+    .await;
+    let delete = |id: &str| params("notes_delete", json!({"id": id}));
+
+    let yes = User::accepting(json!({"confirm": true}));
+    let client = yes.clone().serve(server.transport()).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let hints = tools
+        .iter()
+        .find(|t| t.name == "notes_delete")
+        .unwrap()
+        .annotations
+        .clone()
+        .unwrap();
+    assert_eq!(hints.destructive_hint, Some(true));
+    let id = create_note(&client, "old list", "b").await;
+    let deleted = client.call_tool(delete(&id)).await.unwrap();
+    assert_eq!(text(&deleted), format!("Deleted note {id}."));
+    assert_eq!(
+        *yes.asked.lock().unwrap(),
+        ["Delete the note \"old list\"? This cannot be undone."]
+    );
+    assert!(note_titles(&client).await.is_empty());
+    let again = client.call_tool(delete(&id)).await.unwrap();
+    assert_eq!(again.is_error, Some(true));
+    assert!(text(&again).contains("no note with id"), "{again:?}");
+    let kept = create_note(&client, "keep me", "b").await;
+    client.cancel().await.unwrap();
+
+    // No, an unticked box, a dismissal: the note stays.
+    for (user, answer) in [
+        (User::answering(ElicitationAction::Decline), "refused"),
+        (User::accepting(json!({"confirm": false})), "refused"),
+        (User::answering(ElicitationAction::Cancel), "dismissed"),
+    ] {
+        let client = user.serve(server.transport()).await.unwrap();
+        let outcome = client.call_tool(delete(&kept)).await.unwrap();
+        assert_eq!(outcome.is_error, Some(false), "{outcome:?}");
+        assert_eq!(
+            outcome.structured_content.as_ref().unwrap()["answer"],
+            answer
+        );
+        assert_eq!(outcome.structured_content.unwrap()["deleted"], false);
+        assert_eq!(note_titles(&client).await, ["keep me"]);
+        client.cancel().await.unwrap();
+    }
+
+    // A client that cannot ask deletes nothing.
+    let client = ().serve(server.transport()).await.unwrap();
+    let refused = client.call_tool(delete(&kept)).await.unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text(&refused)
+            .contains("cannot ask the user to confirm (the client does not support elicitation)"),
+        "{refused:?}"
+    );
+    assert_eq!(note_titles(&client).await, ["keep me"]);
     client.cancel().await.unwrap();
 }

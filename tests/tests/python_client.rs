@@ -124,3 +124,61 @@ async fn python_client_hears_list_changed_by_subscription() {
 async fn python_client_hears_list_changed_in_a_session() {
     hears_list_changed("legacy").await;
 }
+
+/// The Python client sees what components serve besides tools: the tools'
+/// annotations, a resource template and its resource, a prompt filled in.
+async fn sees_resources_and_prompts(mode: &str, expected_protocol: &str) {
+    let server = TestServer::start(
+        &[
+            plugins::NOTES_CREATE,
+            plugins::NOTES_LIST,
+            plugins::NOTES_DELETE,
+        ],
+        |_| {},
+    )
+    .await;
+    let (url, token, mode) = (
+        server.url(),
+        server.token("py-user", &["member"]),
+        mode.to_owned(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        run_python_client(
+            "served.py",
+            &["--url", &url, "--token", &token, "--mode", &mode],
+        )
+    })
+    .await
+    .unwrap();
+    let result = json_stdout(&out);
+    assert!(
+        out.status.success(),
+        "{result}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(result["protocol_version"], expected_protocol);
+    let hints = &result["annotations"];
+    assert_eq!(hints["notes_list"]["readOnlyHint"], true, "{hints}");
+    assert_eq!(hints["notes_create"]["destructiveHint"], false, "{hints}");
+    assert_eq!(hints["notes_delete"]["destructiveHint"], true, "{hints}");
+    assert_eq!(result["templates"], serde_json::json!(["notes://{id}"]));
+    assert_eq!(result["resource"]["mimeType"], "text/markdown");
+    let text = result["resource"]["text"].as_str().unwrap();
+    assert!(text.starts_with("# From Python\n\nas a resource"), "{text}");
+    assert_eq!(
+        result["prompts"]["summarise_notes"],
+        serde_json::json!(["topic"])
+    );
+    let prompt = result["prompt"][0].as_str().unwrap();
+    assert!(prompt.contains("From Python"), "{prompt}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_sees_resources_and_prompts_stateless_2026() {
+    sees_resources_and_prompts("auto", "2026-07-28").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_sees_resources_and_prompts_with_a_session() {
+    sees_resources_and_prompts("legacy", "2025-11-25").await;
+}

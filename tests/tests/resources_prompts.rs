@@ -7,8 +7,8 @@
 #![allow(deprecated)] // resources/subscribe is what 2025-11-25 clients use.
 
 use rmcp::model::{
-    CallToolRequestParams, ErrorCode, GetPromptRequestParams, ReadResourceRequestParams,
-    ResourceContents, ResourceUpdatedNotificationParam, ServerNotification, SubscribeRequestParams,
+    ErrorCode, GetPromptRequestParams, ReadResourceRequestParams, ResourceContents,
+    ResourceUpdatedNotificationParam, ServerNotification, SubscribeRequestParams,
     SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RunningService, ServiceError};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use toolhost::config::ServedPolicy;
-use toolhost_tests::{TestServer, plugins};
+use toolhost_tests::{TestServer, create_note, plugins};
 
 const RELOAD: Duration = Duration::from_secs(10);
 
@@ -65,27 +65,6 @@ async fn prompt_text(
         .join("\n"))
 }
 
-async fn create_note(
-    client: &RunningService<RoleClient, impl ClientHandler>,
-    title: &str,
-) -> String {
-    let created = client
-        .call_tool(
-            CallToolRequestParams::new("notes_create").with_arguments(
-                json!({"title": title, "body": format!("about {title}")})
-                    .as_object()
-                    .cloned()
-                    .unwrap(),
-            ),
-        )
-        .await
-        .unwrap();
-    created.structured_content.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_list_and_read_resources_as_the_caller() {
     let server = TestServer::start(
@@ -127,7 +106,7 @@ async fn clients_list_and_read_resources_as_the_caller() {
     assert_eq!(templates, ["notes://{id}", "test://template/{id}/data"]);
 
     // A template resource reads the caller's own data.
-    let id = create_note(&alice, "groceries").await;
+    let id = create_note(&alice, "groceries", "about groceries").await;
     let note = read(&alice, &format!("notes://{id}")).await.unwrap();
     assert!(
         text_of(&note).starts_with("# groceries\n\nabout groceries"),
@@ -202,8 +181,8 @@ async fn clients_get_prompts_filled_in_and_bad_arguments_are_refused() {
         .await
         .unwrap();
     assert!(empty.contains("I have no notes yet"), "{empty}");
-    create_note(&client, "tax return").await;
-    create_note(&client, "holiday plans").await;
+    create_note(&client, "tax return", "about tax return").await;
+    create_note(&client, "holiday plans", "about holiday plans").await;
     let all = prompt_text(&client, "summarise_notes", json!({}))
         .await
         .unwrap();
@@ -310,7 +289,7 @@ async fn the_operator_decides_who_reads_a_resource_and_gets_a_prompt() {
             .unwrap()
             .is_empty()
     );
-    let id = create_note(&member, "mine").await;
+    let id = create_note(&member, "mine", "about mine").await;
     let denied = read(&member, &format!("notes://{id}")).await.unwrap_err();
     assert_eq!(denied.code, ErrorCode::INVALID_REQUEST, "{denied:?}");
     assert!(
