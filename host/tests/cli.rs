@@ -251,7 +251,8 @@ fn inspect_prints_contract_imports_each_tools_schema_roles_and_hints_and_the_res
             "multi_echo",
             "multi_media",
             "multi_bad_block",
-            "multi_progress"
+            "multi_progress",
+            "multi_config"
         ]
     );
 }
@@ -262,7 +263,7 @@ fn call_of_a_component_with_several_tools_needs_tool() {
     let out = toolhost(&["call", MULTI_TOOLS, "--subject", "alice"], cache.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("has 4 tools (multi_echo, multi_media, multi_bad_block, multi_progress); choose one with --tool NAME"),
+        stderr(&out).contains("has 5 tools (multi_echo, multi_media, multi_bad_block, multi_progress, multi_config); choose one with --tool NAME"),
         "{}",
         stderr(&out)
     );
@@ -530,4 +531,76 @@ async fn call_applies_the_operators_policy_exactly_as_the_server_does() {
         "{member}"
     );
     assert_eq!(http_writer["isError"], false, "{http_writer}");
+}
+
+/// `[tools.<name>.config]`: the tool reads its values with `wasi:config`,
+/// a secret from the environment included; another tool reads none; the
+/// printed configuration names the variable, never the secret.
+#[test]
+fn a_tool_reads_its_configuration_and_secrets_stay_out_of_the_printout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let file = dir.path().join("toolhost.toml");
+    std::fs::write(
+        &file,
+        "[tools.multi_config.config]\nunits = \"metric\"\napi_key = { value_env = \"MULTI_CONFIG_KEY\" }\n\
+         [tools.multi_echo.config]\nleaked = \"another tool's\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_toolhost"));
+        cmd.args(args).env_remove("MULTI_CONFIG_KEY");
+        if let Some(secret) = secret {
+            cmd.env("MULTI_CONFIG_KEY", secret);
+        }
+        cmd.output().unwrap()
+    };
+    let call = |key: &str| {
+        let args = format!("{{\"key\":\"{key}\"}}");
+        let out = run(
+            &[
+                "call",
+                MULTI_TOOLS,
+                "--subject",
+                "alice",
+                "--tool",
+                "multi_config",
+                "--config",
+                file.to_str().unwrap(),
+                "--args",
+                &args,
+                "--cache",
+                cache.path().to_str().unwrap(),
+            ],
+            Some("s3cret-value"),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)["structuredContent"]["value"].clone()
+    };
+    assert_eq!(call("units"), "metric");
+    assert_eq!(call("api_key"), "s3cret-value");
+    assert_eq!(call("other"), Value::Null);
+    assert_eq!(call("leaked"), Value::Null, "only its own values");
+
+    let printed = run(
+        &["config", "check", file.to_str().unwrap(), "--print"],
+        Some("s3cret-value"),
+    );
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    let text = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        text.contains("MULTI_CONFIG_KEY") && text.contains("metric"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-value"), "{text}");
+
+    // An unset secret stops the start, named.
+    let unset = run(&["config", "check", file.to_str().unwrap()], None);
+    assert_eq!(unset.status.code(), Some(2));
+    let message = stderr(&unset);
+    assert!(
+        message.contains("tools.multi_config.config.api_key.value_env")
+            && message.contains("MULTI_CONFIG_KEY is not set"),
+        "{message}"
+    );
 }

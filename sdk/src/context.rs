@@ -114,6 +114,16 @@ impl Context {
         call::notify(level.into_wit(), None, &data.to_string());
     }
 
+    /// The operator's configuration value `key` for this tool
+    /// (`[tools.<name>.config]` in the host's configuration: a value, or a
+    /// secret from the host's environment); `None` when it is not set.
+    /// Keep secrets out of results and logs.
+    pub fn config(&self, key: &str) -> Option<String> {
+        crate::bindings::wasi::config::store::get(key)
+            .ok()
+            .flatten()
+    }
+
     /// Whether the client cancelled the call (or went away): check it
     /// between steps to stop cleanly. The host stops a cancelled instance
     /// within about 10 ms anyway.

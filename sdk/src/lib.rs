@@ -44,6 +44,14 @@
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2`; the `.wasm`
 //! in `target/wasm32-wasip2/release/` is the component.
+//!
+//! One component may serve several tools ([`export_tools!`]), and
+//! [`Resource`]s (data read by URI, fixed or by template) and [`Prompt`]s
+//! (message templates) beside them ([`export_component!`]). While a call
+//! runs, its [`Context`] reports progress, writes to the client's log, tells
+//! whether the client cancelled, asks the user ([`Context::elicit`]) or
+//! the client's model ([`Context::sample`]), and reads the operator's
+//! configuration values for the tool ([`Context::config`]).
 
 mod content;
 mod context;
@@ -77,6 +85,7 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_tool_world",
         default_bindings_module: "toolhost_sdk::bindings",
+        with: { "wasi:config/store@0.2.0-rc.1": generate },
     });
 }
 

@@ -14,7 +14,7 @@ use toolhost_tests::{TestServer, plugins};
 const RELOAD: Duration = Duration::from_secs(5);
 
 #[test]
-fn one_component_serves_four_tools_with_their_own_descriptions() {
+fn one_component_serves_five_tools_with_their_own_descriptions() {
     let harness = PluginHarness::load(plugins::MULTI_TOOLS.as_ref()).unwrap();
     let plugin = harness.plugin();
     assert_eq!(plugin.contract(), Contract::V0_2);
@@ -29,7 +29,8 @@ fn one_component_serves_four_tools_with_their_own_descriptions() {
             "multi_echo",
             "multi_media",
             "multi_bad_block",
-            "multi_progress"
+            "multi_progress",
+            "multi_config"
         ]
     );
 
@@ -147,6 +148,7 @@ async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_
         names,
         [
             "multi_bad_block",
+            "multi_config",
             "multi_echo",
             "multi_media",
             "multi_progress",
@@ -192,7 +194,7 @@ async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_
         .unwrap();
     assert_eq!(searched.is_error, Some(false), "{searched:?}");
 
-    // Removing the file takes its four tools away in one change.
+    // Removing the file takes its five tools away in one change.
     let before = server.host.registry().snapshot().generation();
     server.remove_plugin("multi_tools.wasm");
     assert!(

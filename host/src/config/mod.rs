@@ -17,7 +17,7 @@ mod resolve;
 
 pub use crate::auth::{AuthConfig, ClerkConfig, IssueConfig, OidcConfig, UpstreamConfig};
 pub use crate::outbound::{ApiAuth, ApiConfig};
-pub use crate::policy::{RateLimit, RateLimitOverride, ServedPolicy, ToolPolicy};
+pub use crate::policy::{ConfigValue, RateLimit, RateLimitOverride, ServedPolicy, ToolPolicy};
 pub use load::{ENV_VARS, EnvVar};
 pub use resolve::{AuditSettings, MetricsSettings, PluginSource, ResolvedConfig, StorageSettings};
 
@@ -512,6 +512,8 @@ apis = ["app"]
         );
         let unknown = parse("[prompts.p]\nscopes = []").unwrap_err().to_string();
         assert!(unknown.contains("scopes"), "{unknown}");
+        let secret = parse("[tools.t.config]\nkey = { value_env = \"K\", value = \"v\" }");
+        assert!(secret.is_err(), "an unknown field of a secret is refused");
     }
 
     #[test]

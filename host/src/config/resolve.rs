@@ -4,14 +4,17 @@ use super::{Config, ConfigError};
 use crate::Principal;
 use crate::auth::{AuthConfigError, AuthSettings};
 use crate::outbound::{ApiSettings, OutboundSettings};
-use crate::policy::{PolicySettings, RateLimit};
+use crate::policy::{ConfigValue, EnvValue, PolicySettings, RateLimit};
 use crate::proxy::ProxySettings;
 use crate::registry::WatchConfig;
-use crate::runtime::RuntimeConfig;
+use crate::runtime::{RuntimeConfig, ToolConfig};
+use crate::secret::Secret;
 use crate::storage::SyncMode;
 use crate::transport::HttpSettings;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The configuration every subsystem runs with, one section each.
@@ -152,6 +155,42 @@ impl Config {
 
     /// Validate the whole configuration and resolve it into the sections
     /// the subsystems take.
+    /// Each tool's `[tools.<name>.config]`, secrets read with `env`; a
+    /// secret whose variable is unset or empty stops the start, named.
+    fn resolve_tool_config(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, Arc<ToolConfig>>, ConfigError> {
+        let mut resolved = BTreeMap::new();
+        for (tool, rules) in self.tools.iter().filter(|(_, r)| !r.config.is_empty()) {
+            let mut values = ToolConfig::new();
+            for (key, value) in &rules.config {
+                if key.is_empty() || key.len() > 128 {
+                    return Err(invalid(
+                        &format!("tools.{tool}.config"),
+                        format!("{key:?} is not a key: 1 to 128 bytes"),
+                    ));
+                }
+                let value = match value {
+                    ConfigValue::Text(text) => text.clone(),
+                    ConfigValue::Env(EnvValue { value_env }) => {
+                        env(value_env).filter(|v| !v.is_empty()).ok_or_else(|| {
+                            invalid(
+                                &format!("tools.{tool}.config.{key}.value_env"),
+                                format!(
+                                    "the environment variable {value_env} is not set (or empty)"
+                                ),
+                            )
+                        })?
+                    }
+                };
+                values.insert(key.clone(), Secret::from(value));
+            }
+            resolved.insert(tool.clone(), Arc::new(values));
+        }
+        Ok(resolved)
+    }
+
     pub fn resolve(&self) -> Result<ResolvedConfig, ConfigError> {
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
@@ -283,6 +322,7 @@ impl Config {
             tools: self.tools.clone(),
             resources: self.resources.clone(),
             prompts: self.prompts.clone(),
+            tool_config: self.resolve_tool_config(&|var| std::env::var(var).ok())?,
         };
         let served = (self
             .resources

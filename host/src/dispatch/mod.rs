@@ -548,6 +548,7 @@ impl Dispatcher {
                 grant: Some(grant),
                 cancel: Cancel::new(),
                 events: options.events,
+                config: allowed.config,
             };
             let guard = CancelOnDrop(Some(links.cancel.clone()));
             let stop = links.cancel.clone();

@@ -26,10 +26,11 @@ pub use rate::{RateLimit, RateLimitOverride};
 
 use crate::Principal;
 use crate::clock::SharedClock;
-use crate::runtime::{Limits, LimitsOverride, ToolInfo};
+use crate::runtime::{Limits, LimitsOverride, ToolConfig, ToolInfo};
 use admission::Admission;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `[tools.<name>]`: the operator's rules for one tool.
@@ -53,6 +54,28 @@ pub struct ToolPolicy {
     /// The APIs (`[apis.<name>]`) the tool may call; nothing else is
     /// reachable over HTTP.
     pub apis: Vec<String>,
+    /// Values the tool reads with `wasi:config/store`, by key: a string, or
+    /// `{ value_env = "VAR" }` for a secret from the environment (never
+    /// printed).
+    pub config: BTreeMap<String, ConfigValue>,
+}
+
+/// One value of `[tools.<name>.config]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// The value itself.
+    Text(String),
+    /// A secret: the environment variable that holds it.
+    Env(EnvValue),
+}
+
+/// `{ value_env = "VAR" }`: a secret read from the environment at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvValue {
+    /// The variable's name.
+    pub value_env: String,
 }
 
 /// `[resources."<uri or template>"]` and `[prompts.<name>]`: the
@@ -115,6 +138,8 @@ pub struct PolicySettings {
     pub resources: BTreeMap<String, ServedPolicy>,
     /// The operator's rules per prompt, by name.
     pub prompts: BTreeMap<String, ServedPolicy>,
+    /// Each tool's configuration values, secrets read from the environment.
+    pub tool_config: BTreeMap<String, Arc<ToolConfig>>,
 }
 
 impl Default for PolicySettings {
@@ -129,6 +154,7 @@ impl Default for PolicySettings {
             tools: BTreeMap::new(),
             resources: BTreeMap::new(),
             prompts: BTreeMap::new(),
+            tool_config: BTreeMap::new(),
         }
     }
 }
@@ -232,6 +258,8 @@ pub struct Allowed {
     pub limits: Limits,
     /// The APIs it may call.
     pub apis: Vec<String>,
+    /// Its configuration values, if the operator set any.
+    pub config: Option<Arc<ToolConfig>>,
 }
 
 /// The policy of one host.
@@ -282,6 +310,7 @@ impl Policy {
             apis: (self.settings.tools.get(tool))
                 .map(|t| t.apis.clone())
                 .unwrap_or_default(),
+            config: self.settings.tool_config.get(tool).cloned(),
         })
     }
 
@@ -312,6 +341,7 @@ impl Policy {
             tool: label,
             limits: self.settings.limits.clone(),
             apis: Vec::new(),
+            config: None,
         })
     }
 

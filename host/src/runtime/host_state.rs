@@ -2,6 +2,7 @@
 //! resource limiter, and nothing else.
 
 use super::bindings::{v1, v2};
+use super::capabilities::config::ConfigCall;
 use super::capabilities::events::EventsCall;
 use super::capabilities::http::HttpCall;
 use super::capabilities::log::LogCall;
@@ -20,6 +21,7 @@ pub(crate) struct HostState {
     pub(crate) store: StoreCall,
     pub(crate) log: LogCall,
     pub(crate) events: EventsCall,
+    pub(crate) config: ConfigCall,
     pub(crate) limiter: Limiter,
 }
 
@@ -30,16 +32,22 @@ impl HostState {
         subject: Option<String>,
         store: Store,
         limits: &super::Limits,
-        grant: Option<Arc<crate::outbound::Grant>>,
-        events: EventsCall,
+        links: super::CallLinks,
     ) -> Self {
+        let super::CallLinks {
+            grant,
+            cancel,
+            events,
+            config,
+        } = links;
         let env = grant.as_ref().map(|g| g.environment()).unwrap_or_default();
         HostState {
             wasi: WasiCall::new(limits, &env),
             http: HttpCall::new(grant),
             store: StoreCall::new(store, subject),
             log: LogCall::new(tool, request_id, limits.log_bytes),
-            events,
+            events: EventsCall::new(events, cancel),
+            config: ConfigCall::new(config),
             limiter: Limiter::new(limits.memory_bytes, limits.table_elements),
         }
     }
@@ -56,8 +64,12 @@ impl HostState {
         super::capabilities::log::add_to_linker::<HostState, HasSelf<LogCall>>(linker, |s| {
             &mut s.log
         })?;
-        super::capabilities::events::add_to_linker::<HostState, HasSelf<EventsCall>>(linker, |s| {
-            &mut s.events
+        super::capabilities::events::add_to_linker::<HostState, HasSelf<EventsCall>>(
+            linker,
+            |s| &mut s.events,
+        )?;
+        super::capabilities::config::add_to_linker::<HostState, HasSelf<ConfigCall>>(linker, |s| {
+            &mut s.config
         })
     }
 }

@@ -35,7 +35,9 @@ pub use served::{
     MessageRole, PromptArgument, PromptInfo, PromptMessage, PromptOutput, ResourceContents,
     ResourceInfo, ResourceRequest, TemplateInfo,
 };
-pub use signals::{Ask, CallEvent, CallLinks, Cancel, ClientLevel, EventSink, Question};
+pub use signals::{
+    Ask, CallEvent, CallLinks, Cancel, ClientLevel, EventSink, Question, ToolConfig,
+};
 pub use uri_template::{MAX_URI_BYTES, UriTemplate, check_uri};
 
 use crate::storage::Store;

@@ -2,7 +2,6 @@
 
 use super::bindings::{v1, v2};
 use super::cache::{CacheOutcome, content_hash};
-use super::capabilities::events::EventsCall;
 use super::error::{CallError, LoadError, ToolError};
 use super::host_state::HostState;
 use super::output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};
@@ -258,19 +257,14 @@ fn new_store(
     subject: Option<String>,
     links: CallLinks,
 ) -> Store<HostState> {
-    let CallLinks {
-        grant,
-        cancel,
-        events,
-    } = links;
+    let cancel = links.cancel.clone();
     let state = HostState::new(
         tool,
         request_id,
         subject,
         shared.store.clone(),
         limits,
-        grant,
-        EventsCall::new(events, cancel.clone()),
+        links,
     );
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);

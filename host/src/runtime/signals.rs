@@ -17,7 +17,13 @@ pub struct CallLinks {
     pub cancel: Cancel,
     /// Where the call's notifications go, if anywhere.
     pub events: Option<EventSink>,
+    /// The operator's configuration values for the tool (`wasi:config`).
+    pub config: Option<Arc<ToolConfig>>,
 }
+
+/// A tool's configuration values, by key (`[tools.<name>.config]`), secrets
+/// from the environment included; never printed.
+pub type ToolConfig = std::collections::BTreeMap<String, crate::secret::Secret>;
 
 /// Something a running call tells its client.
 #[derive(Debug, Clone, PartialEq)]

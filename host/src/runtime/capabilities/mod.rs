@@ -15,11 +15,14 @@
 //! - [`http`]: `wasi:http/outgoing-handler`, each request decided by the
 //!   call's outbound grant;
 //! - [`events`]: `toolhost:plugin/call` (0.2), progress and log messages for
-//!   the client, capped per call.
+//!   the client, capped per call, and questions for the user or the model;
+//! - [`config`]: `wasi:config/store` (0.2), the operator's values for the
+//!   tool.
 //!
 //! `store` and `log` are linked in both contract versions (0.1 and 0.2),
 //! over the same per-call state.
 
+pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod http;
 pub(crate) mod log;

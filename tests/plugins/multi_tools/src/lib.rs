@@ -1,7 +1,8 @@
 //! One 0.2 component serving four tools: `multi_echo` (annotated
 //! read-only), `multi_media` (every content kind), `multi_bad_block` (a
 //! JSON content block of a kind the host does not know) and
-//! `multi_progress` (progress reports and log messages for the client).
+//! `multi_progress` (progress reports and log messages for the client),
+//! `multi_config` (the operator's configuration value of a key).
 
 use toolhost_sdk::ClientLevel;
 use toolhost_sdk::prelude::*;
@@ -155,4 +156,36 @@ impl Tool for Progress {
     }
 }
 
-toolhost_sdk::export_tools!(Echo, Media, BadBlock, Progress);
+#[derive(Deserialize, JsonSchema)]
+struct Key {
+    key: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Configured {
+    /// The value, or null when unset.
+    value: Option<String>,
+}
+
+struct Config;
+
+impl Tool for Config {
+    type Input = Key;
+    type Output = Configured;
+
+    fn describe() -> Describe {
+        Describe::new(
+            "multi_config",
+            "Say the operator's configuration value of `key` for this tool.",
+        )
+        .read_only(true)
+    }
+
+    fn call(ctx: &Context, input: Key) -> Result<Configured, ToolError> {
+        Ok(Configured {
+            value: ctx.config(&input.key),
+        })
+    }
+}
+
+toolhost_sdk::export_tools!(Echo, Media, BadBlock, Progress, Config);
