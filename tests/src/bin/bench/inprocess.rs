@@ -53,7 +53,8 @@ pub fn load_times() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn measure(calls: usize, mut f: impl FnMut()) -> Stats {
+/// `f` timed `calls` times, after a tenth as many untimed runs.
+pub fn measure(calls: usize, mut f: impl FnMut()) -> Stats {
     for _ in 0..calls / 10 {
         f();
     }

@@ -2,7 +2,8 @@
 //! in-process calls (WASM plugin vs the same logic compiled into the host),
 //! tools/call over Streamable HTTP at concurrency 1, 16 and 64 (WASM vs a
 //! native tool served by the same host), hot reload, start-up with 10
-//! plugins, memory, token verification, and outbound HTTP from a tool. Prints markdown tables, then
+//! plugins, memory, token verification, outbound HTTP from a tool, and a
+//! component's resources, prompts and progress reports. Prints markdown tables, then
 //! every figure again as JSON.
 //!
 //! Run with `cargo run --release -p toolhost-tests --bin bench`.
@@ -13,6 +14,7 @@ mod http;
 mod inprocess;
 mod memory;
 mod outbound;
+mod served;
 mod startup;
 
 use serde_json::{Value, json};
@@ -144,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
         title("Outbound HTTP from a Rust tool to a loopback API vs reqwest natively");
         return outbound::outbound(2_000).await;
     }
+    if only.iter().any(|a| a == "served") {
+        served::served(2_000)?;
+        return Ok(());
+    }
     if only.iter().any(|a| a == "http") {
         title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
         http::throughput().await?;
@@ -153,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
     title("In process: WASM plugin vs native Rust, per call");
     inprocess::call_costs(5_000)?;
     inprocess::languages(500)?;
+    served::served(2_000)?;
     title("Start-up with 10 plugins (Host::start until ready)");
     startup::start_up(5).await?;
     title("Over Streamable HTTP: tools/call, WASM vs native tool in the same host");
