@@ -76,7 +76,7 @@ pub struct ToolOutput {
 
 impl Content {
     /// Bytes this block counts against the output limit.
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         let opt = |s: &Option<String>| s.as_deref().map_or(0, str::len);
         match self {
             Content::Text(t) => t.len(),
@@ -86,17 +86,22 @@ impl Content {
             Content::ResourceLink(l) => {
                 l.uri.len() + l.name.len() + opt(&l.title) + opt(&l.description) + opt(&l.mime_type)
             }
-            Content::Resource(r) => {
-                r.uri.len()
-                    + opt(&r.mime_type)
-                    + match &r.body {
-                        ResourceBody::Text(t) => t.len(),
-                        ResourceBody::Blob(b) => b.len(),
-                    }
-            }
+            Content::Resource(r) => r.size(),
             // Measured as the tool sent it, before it was parsed.
             Content::Mcp(_) => 0,
         }
+    }
+}
+
+impl EmbeddedResource {
+    /// Bytes it counts against the output limit.
+    pub(crate) fn size(&self) -> usize {
+        self.uri.len()
+            + self.mime_type.as_deref().map_or(0, str::len)
+            + match &self.body {
+                ResourceBody::Text(t) => t.len(),
+                ResourceBody::Blob(b) => b.len(),
+            }
     }
 }
 

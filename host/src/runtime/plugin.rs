@@ -685,19 +685,12 @@ impl Plugin {
         who.flush_output(store.data(), request_id);
         match outcome? {
             Ok(out) => self.accept_output(out, limits),
-            Err(e) => Err(CallError::Tool {
-                tool: self.name().to_owned(),
-                error: e.into(),
-            }),
+            Err(e) => Err(self.who().tool_error(e)),
         }
     }
 
     fn accept_output(&self, out: Output, limits: &Limits) -> Result<ToolOutput, CallError> {
-        let invalid = |reason: String| CallError::InvalidOutput {
-            tool: self.name().to_owned(),
-            version: self.version().to_owned(),
-            reason,
-        };
+        let invalid = |reason: String| self.who().invalid(reason);
         let (content, structured, json_bytes) = match out {
             Output::V0_1(out) => (
                 out.content.into_iter().map(content_v1).collect::<Vec<_>>(),
@@ -705,12 +698,7 @@ impl Plugin {
                 0,
             ),
             Output::V0_2(out) => {
-                let json_bytes = (out.content.iter())
-                    .map(|c| match c {
-                        v2::types::Content::Mcp(json) => json.len(),
-                        _ => 0,
-                    })
-                    .sum();
+                let json_bytes = mcp_bytes(out.content.iter());
                 let content = (out.content.into_iter())
                     .map(content_v2)
                     .collect::<Result<Vec<_>, _>>()
@@ -718,12 +706,8 @@ impl Plugin {
                 (content, out.structured, json_bytes)
             }
         };
-        check_size(
-            &content,
-            json_bytes + structured.as_deref().map_or(0, str::len),
-            limits,
-        )
-        .map_err(invalid)?;
+        let size = ToolOutput::size(&content, structured.as_deref(), json_bytes);
+        check_size(size, limits).map_err(invalid)?;
         let structured = match structured {
             None => None,
             Some(text) => {
@@ -906,21 +890,17 @@ impl Component {
             links,
             |i, store, ctx| i.call_read_resource(store, ctx, &wit),
         )?;
-        let invalid = |reason: String| CallError::InvalidOutput {
-            tool: label.clone(),
-            version: self.version().to_owned(),
-            reason,
+        let who = Who {
+            label: &label,
+            version: self.version(),
         };
-        let contents = result.map_err(|e| CallError::Tool {
-            tool: label.clone(),
-            error: ErrorOf::V0_2(e).into(),
-        })?;
+        let contents = result.map_err(|e| who.tool_error(ErrorOf::V0_2(e)))?;
         if contents.is_empty() {
-            return Err(invalid("a resource read returned no contents".into()));
+            return Err(who.invalid("a resource read returned no contents".into()));
         }
         let contents: Vec<EmbeddedResource> = contents.into_iter().map(embedded).collect();
-        let blocks: Vec<Content> = contents.iter().cloned().map(Content::Resource).collect();
-        check_size(&blocks, 0, limits).map_err(invalid)?;
+        let size = contents.iter().map(EmbeddedResource::size).sum();
+        check_size(size, limits).map_err(|e| who.invalid(e))?;
         Ok(contents)
     }
 
@@ -957,21 +937,12 @@ impl Component {
             links,
             |i, store, ctx| i.call_get_prompt(store, ctx, name, &args),
         )?;
-        let invalid = |reason: String| CallError::InvalidOutput {
-            tool: label.clone(),
-            version: self.version().to_owned(),
-            reason,
+        let who = Who {
+            label: &label,
+            version: self.version(),
         };
-        let out = result.map_err(|e| CallError::Tool {
-            tool: label.clone(),
-            error: ErrorOf::V0_2(e).into(),
-        })?;
-        let json_bytes = (out.messages.iter())
-            .map(|m| match &m.content {
-                v2::types::Content::Mcp(json) => json.len(),
-                _ => 0,
-            })
-            .sum();
+        let out = result.map_err(|e| who.tool_error(ErrorOf::V0_2(e)))?;
+        let json_bytes = mcp_bytes(out.messages.iter().map(|m| &m.content));
         let mut messages = Vec::with_capacity(out.messages.len());
         for m in out.messages {
             messages.push(PromptMessage {
@@ -979,11 +950,11 @@ impl Component {
                     v2::types::MessageRole::User => MessageRole::User,
                     v2::types::MessageRole::Assistant => MessageRole::Assistant,
                 },
-                content: content_v2(m.content).map_err(invalid)?,
+                content: content_v2(m.content).map_err(|e| who.invalid(e))?,
             });
         }
-        let blocks: Vec<Content> = messages.iter().map(|m| m.content.clone()).collect();
-        check_size(&blocks, json_bytes, limits).map_err(invalid)?;
+        let size = messages.iter().map(|m| m.content.size()).sum::<usize>() + json_bytes;
+        check_size(size, limits).map_err(|e| who.invalid(e))?;
         Ok(PromptOutput {
             description: out.description,
             messages,
@@ -1002,9 +973,19 @@ pub fn prompt_label(name: &str) -> String {
     format!("prompt {name}")
 }
 
-/// Refuse output over the limit.
-fn check_size(blocks: &[Content], json_bytes: usize, limits: &Limits) -> Result<(), String> {
-    let size = ToolOutput::size(blocks, None, json_bytes);
+/// Bytes of the `mcp` (JSON) blocks among `contents`, as the component
+/// sent them (they are counted before they are parsed).
+fn mcp_bytes<'a>(contents: impl Iterator<Item = &'a v2::types::Content>) -> usize {
+    contents
+        .map(|c| match c {
+            v2::types::Content::Mcp(json) => json.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Refuse output of `size` bytes over the limit.
+fn check_size(size: usize, limits: &Limits) -> Result<(), String> {
     let max = limits.output_bytes;
     if size > max {
         return Err(format!(
@@ -1034,6 +1015,22 @@ struct Who<'a> {
 }
 
 impl Who<'_> {
+    /// The component returned something the host does not accept.
+    fn invalid(&self, reason: String) -> CallError {
+        CallError::InvalidOutput {
+            tool: self.label.to_owned(),
+            version: self.version.to_owned(),
+            reason,
+        }
+    }
+
+    /// The component's own error.
+    fn tool_error(&self, error: ErrorOf) -> CallError {
+        CallError::Tool {
+            tool: self.label.to_owned(),
+            error: error.into(),
+        }
+    }
     fn record_instantiate(&self, started: Instant) {
         metrics::histogram!("toolhost_instantiate_seconds", "tool" => self.label.to_owned())
             .record(started.elapsed().as_secs_f64());
