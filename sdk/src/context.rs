@@ -137,6 +137,11 @@ impl Context {
     /// 5 minutes, not counted against the call's timeout). A decline or a
     /// dismissal is an [`Elicitation`]; the error says why the user could
     /// not be asked.
+    ///
+    /// On a stateless 2026-07-28 request the host asks in the call's result
+    /// and runs the call again from the start with the answer, which this
+    /// returns then: ask before changing anything, and ask the same
+    /// questions in the same order on every run.
     pub fn elicit(
         &self,
         message: &str,
@@ -156,7 +161,8 @@ impl Context {
     /// Ask the client's model for a completion (MCP sampling):
     /// `request` is the `sampling/createMessage` params (messages,
     /// maxTokens, ...); returns the result (role, content, model). MCP
-    /// deprecates sampling in 2026-07-28, where the host refuses it.
+    /// deprecates sampling in 2026-07-28, where the host still asks, in
+    /// rounds as for [`Context::elicit`].
     pub fn sample(&self, request: &serde_json::Value) -> Result<serde_json::Value, AskError> {
         let answer = call::sample(&request.to_string()).map_err(AskError)?;
         serde_json::from_str(&answer).map_err(|e| AskError(format!("the answer is not JSON: {e}")))

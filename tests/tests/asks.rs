@@ -1,15 +1,17 @@
 //! A 0.2 tool asks while it runs: the user (elicitation) and the client's
 //! model (sampling), through server-to-client requests on a 2025-11-25
-//! session. Every outcome is an answer or an error the tool sees: an
-//! acceptance, a decline, a dismissal, a client that cannot be asked, a
-//! stateless 2026-07-28 request; and a call cancelled while it waits for the
-//! user stops at once.
+//! session, and in `input_required` rounds on stateless 2026-07-28
+//! requests (the call runs again with the answers; a forged, altered,
+//! borrowed or replayed `requestState` is refused). Every outcome is an
+//! answer or an error the tool sees: an acceptance, a decline, a dismissal,
+//! a client that cannot be asked; and a call cancelled while it waits for
+//! the user stops at once.
 #![allow(deprecated)] // MCP sampling, deprecated in 2026-07-28, is what is tested.
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, ElicitationAction, SamplingMessage,
+    ElicitResult, ElicitationAction, ProtocolVersion, SamplingMessage,
 };
 use rmcp::service::{PeerRequestOptions, RequestContext, RunningService};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
@@ -167,26 +169,167 @@ async fn a_client_that_cannot_be_asked_gives_the_tool_the_reason() {
     );
     client.cancel().await.unwrap();
 
-    // A stateless 2026-07-28 request has no server-to-client requests.
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": "test_elicitation", "arguments": {"message": "Who?"},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}
-            }
-        }
-    });
-    let (status, answer) = server.post_raw("erin", &body.to_string()).await;
+    // A 2026-07-28 request whose client declares no elicitation is not asked.
+    let body = TestServer::call_body("test_elicitation", &json!({"message": "Who?"}));
+    let (status, answer) = server.post_raw("erin", body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["result"]["isError"], true, "{answer}");
     let message = answer["result"]["content"][0]["text"].as_str().unwrap();
     assert!(
-        message.contains("a 2026-07-28 request has no server-to-client requests"),
+        message.contains("the client does not support elicitation"),
         "{message}"
     );
+}
+
+/// A 2026-07-28 client whose user is `user`.
+async fn client_2026(server: &TestServer, user: User) -> RunningService<RoleClient, User> {
+    use rmcp::ClientServiceExt;
+    user.serve_with_lifecycle(
+        server.transport(),
+        rmcp::ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .expect("a 2026-07-28 client connects")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answers() {
+    let server = TestServer::start(
+        &[
+            plugins::CONFORMANCE_TOOLS,
+            plugins::NOTES_CREATE,
+            plugins::NOTES_LIST,
+            plugins::NOTES_DELETE,
+        ],
+        |_| {},
+    )
+    .await;
+    let user = User::answering(ElicitationAction::Accept);
+    let client = client_2026(&server, user.clone()).await;
+    let accepted = elicit(&client).await;
+    assert_eq!(accepted.is_error, Some(false), "{accepted:?}");
+    assert_eq!(
+        text(&accepted),
+        r#"User response: action=accept, content={"email":"ada@example.com","username":"ada"}"#
+    );
+    let sampled = client
+        .call_tool(params("test_sampling", json!({"prompt": "2 + 2?"})))
+        .await
+        .unwrap();
+    assert_eq!(text(&sampled), "LLM response: four");
+    assert_eq!(user.asked.lock().unwrap().len(), 2, "each asked once");
+
+    // notes_delete asks before it deletes: a yes deletes, a no keeps.
+    let yes = client_2026(&server, User::accepting(json!({"confirm": true}))).await;
+    let gone = create_note(&yes, "old list", "b").await;
+    let kept = create_note(&yes, "keep me", "b").await;
+    let deleted = yes
+        .call_tool(params("notes_delete", json!({"id": gone})))
+        .await
+        .unwrap();
+    assert_eq!(text(&deleted), format!("Deleted note {gone}."));
+    let no = client_2026(&server, User::answering(ElicitationAction::Decline)).await;
+    let refused = no
+        .call_tool(params("notes_delete", json!({"id": kept})))
+        .await
+        .unwrap();
+    assert_eq!(refused.structured_content.unwrap()["deleted"], false);
+    assert_eq!(note_titles(&yes).await, ["keep me"]);
+
+    // The first round of each call is in the audit trail as such.
+    let rounds = server
+        .audit_records(toolhost::storage::audit::AuditQuery {
+            tool: Some("notes_delete".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await;
+    let outcomes: Vec<&str> = rounds.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "input_required").count(),
+        2,
+        "{outcomes:?}"
+    );
+}
+
+/// A stateless `tools/call` of `test_elicitation` from a client that can
+/// be asked, with `extra` params (`requestState`, `inputResponses`).
+fn round(message: &str, extra: Value) -> String {
+    let mut params = json!({
+        "name": "test_elicitation", "arguments": {"message": message},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}
+        }
+    });
+    params
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_state_opens_once_for_its_caller_tool_and_arguments_only() {
+    let server = TestServer::start(&[plugins::CONFORMANCE_TOOLS], |_| {}).await;
+    let (status, first) = server.post_raw("alice", round("Who?", json!({}))).await;
+    assert_eq!(status, 200, "{first}");
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let asked = &result["inputRequests"]["ask-1"];
+    assert_eq!(asked["method"], "elicitation/create", "{first}");
+    assert_eq!(asked["params"]["message"], "Who?", "{first}");
+    let state = result["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({"ask-1": {"action": "accept", "content": {"name": "ada"}}});
+    let retry = |message: &str, state: &str| {
+        round(
+            message,
+            json!({"requestState": state, "inputResponses": answer}),
+        )
+    };
+    let refused = |reply: &Value| {
+        reply["error"]["code"] == -32602
+            && (reply["error"]["message"].as_str()).is_some_and(|m| m.contains("not valid"))
+    };
+
+    // Another caller, other arguments, an altered or a made-up state: refused.
+    let (_, borrowed) = server.post_raw("mallory", retry("Who?", &state)).await;
+    assert!(refused(&borrowed), "{borrowed}");
+    let (_, other) = server.post_raw("alice", retry("Why?", &state)).await;
+    assert!(refused(&other), "{other}");
+    let mut altered = state.clone().into_bytes();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == b'a' { b'b' } else { b'a' };
+    let altered = String::from_utf8(altered).unwrap();
+    let (_, tampered) = server.post_raw("alice", retry("Who?", &altered)).await;
+    assert!(refused(&tampered), "{tampered}");
+    let (_, forged) = server
+        .post_raw("alice", retry("Who?", "rs2.e30.AAAA"))
+        .await;
+    assert!(refused(&forged), "{forged}");
+    // An answer to a question not asked is not an answer.
+    let wrong_key = round(
+        "Who?",
+        json!({"requestState": state, "inputResponses": {"ask-9": {"action": "decline"}}}),
+    );
+    let (_, unanswered) = server.post_raw("alice", wrong_key).await;
+    assert!(
+        (unanswered["error"]["message"].as_str()).is_some_and(|m| m.contains("\"ask-1\"")),
+        "{unanswered}"
+    );
+
+    // The right request opens it, and the call completes with the answer.
+    let (_, done) = server.post_raw("alice", retry("Who?", &state)).await;
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        r#"User response: action=accept, content={"name":"ada"}"#,
+        "{done}"
+    );
+    // Once.
+    let (_, replayed) = server.post_raw("alice", retry("Who?", &state)).await;
+    assert!(refused(&replayed), "{replayed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,13 @@ pub mod v2 {
     wasmtime::component::bindgen!({
         path: "../wit/0.2",
         world: "toolhost:plugin/tools@0.2.0",
+        // An ask on a 2026-07-28 request that has no answer yet stops the
+        // call (the client is asked in the result, and the call runs again
+        // with the answer).
+        imports: {
+            "toolhost:plugin/call.elicit": trappable,
+            "toolhost:plugin/call.sample": trappable,
+        },
     });
 
     pub use self::toolhost::plugin::{call, log, store, types};

@@ -121,6 +121,19 @@ pub enum CallError {
         /// Short content hash of the plugin.
         version: String,
     },
+    /// The call asked its client something (elicitation, sampling) on a
+    /// request that can only ask in its result (2026-07-28): the transport
+    /// answers with `input_required`, and the call runs again with the
+    /// answer. Not a failure of the tool.
+    #[error("{tool} (plugin {version}) needs input from the client")]
+    InputRequired {
+        /// The tool.
+        tool: String,
+        /// Short content hash of the plugin.
+        version: String,
+        /// What it asked.
+        question: super::Question,
+    },
     /// The instance tried to grow memory past the limit.
     #[error("{tool} (plugin {version}) hit the memory limit of {limit_bytes} bytes")]
     MemoryLimit {
@@ -164,6 +177,7 @@ pub enum CallError {
 impl CallError {
     /// A short name of the kind of failure, for metrics and the audit
     /// trail: `invalid_arguments`, `tool_error`, `timeout`, `cancelled`,
+    /// `input_required`,
     /// `memory_limit`, `trap`, `invalid_output` or `instantiate`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -171,6 +185,7 @@ impl CallError {
             CallError::Tool { .. } => "tool_error",
             CallError::Timeout { .. } => "timeout",
             CallError::Cancelled { .. } => "cancelled",
+            CallError::InputRequired { .. } => "input_required",
             CallError::MemoryLimit { .. } => "memory_limit",
             CallError::Trap { .. } => "trap",
             CallError::InvalidOutput { .. } => "invalid_output",

@@ -10,7 +10,7 @@ use super::served::{
     self, MessageRole, PromptInfo, PromptMessage, PromptOutput, ResourceContents, ResourceInfo,
     ResourceRequest, TemplateInfo,
 };
-use super::signals::{CallLinks, Cancelled};
+use super::signals::{CallLinks, Cancelled, NeedsInput};
 use super::{EPOCH_TICK, Limits, Shared};
 use crate::principal::Principal;
 use serde_json::Value;
@@ -1060,6 +1060,16 @@ impl Who<'_> {
     ) -> CallError {
         let tool = self.label.to_owned();
         let version = self.version.to_owned();
+        let error = match error.downcast::<NeedsInput>() {
+            Ok(NeedsInput(question)) => {
+                return CallError::InputRequired {
+                    tool,
+                    version,
+                    question,
+                };
+            }
+            Err(error) => error,
+        };
         if error.downcast_ref::<Cancelled>().is_some() {
             return CallError::Cancelled { tool, version };
         }

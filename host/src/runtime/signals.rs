@@ -84,6 +84,34 @@ pub enum Question {
     Sample(serde_json::Value),
 }
 
+impl Question {
+    /// What identifies the question across the rounds of a 2026-07-28
+    /// request: a SHA-256 digest of its kind and params.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let (kind, params) = match self {
+            Question::Elicit(p) => ("elicit", p),
+            Question::Sample(p) => ("sample", p),
+        };
+        let mut hash = Sha256::new();
+        hash.update(kind.as_bytes());
+        hash.update([0]);
+        hash.update(params.to_string().as_bytes());
+        hash.finalize().into()
+    }
+}
+
+/// A question answered in an earlier round of a 2026-07-28 request: the
+/// call runs again from the start, and its asks get these answers in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    /// [`Question::digest`] of what was asked.
+    pub digest: [u8; 32],
+    /// The client's answer (an `ElicitResult` or `CreateMessageResult` as
+    /// JSON).
+    pub answer: serde_json::Value,
+}
+
 /// Where one call's notifications go: a bounded channel (a full one drops
 /// them; the call never waits for the client) and the least severe log
 /// level the client wants; and where its questions go, when its client can
@@ -94,6 +122,20 @@ pub struct EventSink {
     min_level: ClientLevel,
     progress: bool,
     asks: Option<mpsc::Sender<Ask>>,
+    /// Set for a 2026-07-28 request: questions are answered from here, and
+    /// the first one without an answer stops the call.
+    deferred: Option<Deferred>,
+}
+
+/// How the questions of one round of a 2026-07-28 request are answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Deferred {
+    /// The answers of earlier rounds, in order.
+    pub(crate) answers: Arc<[Answered]>,
+    /// Whether the client can be asked for input (elicitation).
+    pub(crate) elicit: bool,
+    /// Whether the client can be asked for a completion (sampling).
+    pub(crate) sample: bool,
 }
 
 impl EventSink {
@@ -105,7 +147,30 @@ impl EventSink {
             min_level,
             progress,
             asks: None,
+            deferred: None,
         }
+    }
+
+    /// Questions are not sent while the call runs (a 2026-07-28 request
+    /// has no server-to-client requests): the call's asks get `answers` in
+    /// order, and the first one past them stops the call with
+    /// [`CallError::InputRequired`](super::CallError::InputRequired).
+    /// `elicit` and `sample` say whether the client can answer each kind of
+    /// question (one it cannot is refused to the tool, as on a session).
+    pub fn with_answers(mut self, answers: Vec<Answered>, elicit: bool, sample: bool) -> Self {
+        self.asks = None;
+        self.deferred = Some(Deferred {
+            answers: answers.into(),
+            elicit,
+            sample,
+        });
+        self
+    }
+
+    /// How questions are answered when the call is one round of a
+    /// 2026-07-28 request.
+    pub(crate) fn deferred(&self) -> Option<&Deferred> {
+        self.deferred.as_ref()
     }
 
     /// Questions for the client go into `asks`.
@@ -159,6 +224,19 @@ impl Cancel {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// The error an instance is stopped with when it asks what the client can
+/// answer only in a later round (2026-07-28).
+#[derive(Debug)]
+pub(crate) struct NeedsInput(pub(crate) Question);
+
+impl std::fmt::Display for NeedsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the call needs input from the client")
+    }
+}
+
+impl std::error::Error for NeedsInput {}
 
 /// The error an instance is stopped with when its call is cancelled.
 #[derive(Debug)]

@@ -10,6 +10,7 @@
 
 use super::notify;
 use super::result;
+use super::rounds::Rounds;
 use super::sessions::{Change, LegacySessions, MAX_SUBSCRIPTIONS, SessionOwners, Subscriptions};
 use crate::Principal;
 use crate::dispatch::{CallFailure, CallOptions, Dispatcher};
@@ -20,9 +21,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
     GetPromptResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    Prompt, PromptArgument, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Resource, ResourceTemplate, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
+    Prompt, PromptArgument, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceTemplate, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
 };
 // Deprecated with MCP's logging by SEP-2577 (2026-07-28); 2025-11-25 clients use it.
 #[allow(deprecated)]
@@ -40,6 +41,8 @@ pub(crate) struct McpShared {
     sessions: Arc<LegacySessions>,
     /// Who owns each of those sessions, and the caps on them.
     owners: Arc<SessionOwners>,
+    /// The `input_required` rounds of 2026-07-28 calls that ask.
+    rounds: Rounds,
 }
 
 impl McpShared {
@@ -54,6 +57,7 @@ impl McpShared {
             dispatcher,
             sessions,
             owners: Arc::new(owners),
+            rounds: Rounds::new(),
         })
     }
 
@@ -105,6 +109,13 @@ async fn send_change(
         sink.notify_resource_updated(uri).await?;
     }
     Ok(())
+}
+
+/// Whether the request is of the stateless 2026-07-28 revision (or later),
+/// which has no server-to-client requests.
+fn stateless(cx: &RequestContext<RoleServer>) -> bool {
+    cx.protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
 }
 
 /// A URI from a client, bounded.
@@ -380,27 +391,68 @@ impl ServerHandler for McpHandler {
         let name = request.name.as_ref();
         let principal = self.caller(&cx, "tools/call")?;
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        // A 2026-07-28 request asks its client in the result, in rounds.
+        let rounds = stateless(&cx).then_some(&self.shared.rounds);
+        let answers = match rounds {
+            Some(rounds) => Some(rounds.answers(
+                &principal,
+                name,
+                &arguments,
+                request.request_state.as_deref(),
+                request.input_responses.as_ref(),
+            )?),
+            None => None,
+        };
         let level = cx
             .meta
             .log_level()
             .map(notify::from_mcp)
             .unwrap_or_else(|| *self.log_level.lock().unwrap_or_else(|e| e.into_inner()));
         let (events, forwarding) = notify::forward(&cx, level);
+        let events = match &answers {
+            Some(answers) => {
+                // A client that declares its capabilities is asked only what
+                // it can answer.
+                let capabilities = cx.client_capabilities();
+                let can = |has: fn(&rmcp::model::ClientCapabilities) -> bool| {
+                    capabilities.as_ref().is_none_or(has)
+                };
+                events.with_answers(
+                    answers.clone(),
+                    can(|c| c.elicitation.is_some()),
+                    can(|c| c.sampling.is_some()),
+                )
+            }
+            None => events,
+        };
         let options = CallOptions {
             events: Some(events),
             ..options(&cx)
         };
         let outcome = (self.shared.dispatcher)
-            .call(&principal, name, arguments, options)
+            .call(&principal, name, arguments.clone(), options)
             .await;
         // Every notification the call sent goes out before its result.
         let _ = forwarding.await;
-        match outcome {
-            Err(CallFailure::UnknownTool(name)) => Err(ErrorData::invalid_params(
+        match (outcome, rounds) {
+            (Err(CallFailure::UnknownTool(name)), _) => Err(ErrorData::invalid_params(
                 format!("unknown tool: {name:?}"),
                 None,
             )),
-            outcome => Ok(result::from_outcome(outcome).into()),
+            (Err(CallFailure::Failed(CallError::InputRequired { question, .. })), Some(rounds)) => {
+                let asked = rounds.ask(
+                    &principal,
+                    name,
+                    &arguments,
+                    answers.unwrap_or_default(),
+                    question,
+                );
+                match asked {
+                    Ok(input_required) => Ok(input_required.into()),
+                    Err(reason) => Ok(result::tool_failure(name, &reason).into()),
+                }
+            }
+            (outcome, _) => Ok(result::from_outcome(outcome).into()),
         }
     }
 

@@ -6,6 +6,7 @@ pub(crate) mod http;
 pub(crate) mod mcp;
 mod notify;
 pub mod result;
+mod rounds;
 pub(crate) mod sessions;
 pub(crate) mod stdio;
 

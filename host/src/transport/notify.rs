@@ -123,11 +123,8 @@ async fn answer(peer: &Peer<RoleServer>, question: Question) -> Result<Value, St
         .as_ref()
         .is_some_and(|i| i.protocol_version == ProtocolVersion::V_2026_07_28)
     {
-        return Err(
-            "a 2026-07-28 request has no server-to-client requests: the client cannot be asked \
-             during the call (its input_required flow is not offered yet)"
-                .into(),
-        );
+        // Its calls ask in their result (`rounds`); nothing reaches here.
+        return Err("a 2026-07-28 request has no server-to-client requests".into());
     }
     let capabilities = info.map(|i| i.capabilities.clone());
     match question {

@@ -82,6 +82,12 @@ pub fn failure(error: &CallFailure) -> CallToolResult {
     CallToolResult::error(vec![McpContent::text(error.to_string())])
 }
 
+/// A call the host could not complete for `reason`, as a tool error
+/// result naming the tool.
+pub fn tool_failure(tool: &str, reason: &str) -> CallToolResult {
+    CallToolResult::error(vec![McpContent::text(format!("{tool}: {reason}"))])
+}
+
 /// Either of the above.
 pub fn from_outcome(outcome: Result<ToolOutput, CallFailure>) -> CallToolResult {
     match outcome {

@@ -5,7 +5,7 @@
 //! sampling), each ask bounded in number and waiting time.
 
 use super::super::bindings::v2::call;
-use super::super::signals::{Ask, CallEvent, Cancel, ClientLevel, EventSink, Question};
+use super::super::signals::{Ask, CallEvent, Cancel, ClientLevel, EventSink, NeedsInput, Question};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasData, Linker};
@@ -64,39 +64,63 @@ impl EventsCall {
         }
     }
 
-    /// Put `question` to the client and wait (bounded) for the answer.
-    fn ask(&mut self, question: Question, what: &str) -> Result<Value, String> {
+    /// Put `question` to the client and wait (bounded) for the answer; on
+    /// a 2026-07-28 request, the answer of an earlier round, or a trap that
+    /// stops the call until the client has answered.
+    fn ask(&mut self, question: Question, what: &str) -> wasmtime::Result<Result<Value, String>> {
         if self.asked >= MAX_ASKS {
-            return Err(format!(
+            return Ok(Err(format!(
                 "a call may ask its client at most {MAX_ASKS} times"
-            ));
+            )));
         }
         let Some(sink) = &self.sink else {
-            return Err(format!("this call has no client to ask for {what}"));
+            return Ok(Err(format!("this call has no client to ask for {what}")));
         };
+        let index = self.asked as usize;
         self.asked += 1;
+        if let Some(deferred) = sink.deferred() {
+            let (supported, kind) = match &question {
+                Question::Elicit(_) => (deferred.elicit, "elicitation"),
+                Question::Sample(_) => (deferred.sample, "sampling"),
+            };
+            if !supported {
+                return Ok(Err(format!("the client does not support {kind}")));
+            }
+            return match deferred.answers.get(index) {
+                Some(a) if a.digest == question.digest() => Ok(Ok(a.answer.clone())),
+                Some(_) => Ok(Err(format!(
+                    "ask {} is not the one the client answered: on a 2026-07-28 request the \
+                     call runs again with the answers, and must ask the same questions in \
+                     the same order",
+                    index + 1
+                ))),
+                None => Err(wasmtime::Error::new(NeedsInput(question))),
+            };
+        }
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         if !sink.ask(Ask { question, reply }) {
-            return Err(format!(
-                "this call's client cannot be asked for {what} (a stateless 2026-07-28 request, or no session)"
-            ));
+            return Ok(Err(format!(
+                "this call's client cannot be asked for {what} (no session)"
+            )));
         }
         let deadline = Instant::now() + ASK_WAIT;
         loop {
             if self.cancel.is_cancelled() {
-                return Err("the call was cancelled while waiting for the answer".into());
+                return Ok(Err(
+                    "the call was cancelled while waiting for the answer".into()
+                ));
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(format!("no answer within {} s", ASK_WAIT.as_secs()));
+                return Ok(Err(format!("no answer within {} s", ASK_WAIT.as_secs())));
             }
             match answer.recv_timeout(ASK_POLL.min(deadline - now)) {
-                Ok(result) => return result,
+                Ok(result) => return Ok(result),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!(
+                    return Ok(Err(format!(
                         "the client went away before answering the {what} request"
-                    ));
+                    )));
                 }
             }
         }
@@ -147,6 +171,29 @@ fn question_text(what: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `elicitation/create` params of a tool's question, checked.
+fn elicit_params(message: &str, requested_schema: &str) -> Result<Value, String> {
+    question_text("message", message)?;
+    question_text("requested schema", requested_schema)?;
+    let schema: Value = serde_json::from_str(requested_schema)
+        .map_err(|e| format!("the requested schema is not JSON: {e}"))?;
+    if !schema.is_object() {
+        return Err("the requested schema must be a JSON object".into());
+    }
+    Ok(json!({"mode": "form", "message": message, "requestedSchema": schema}))
+}
+
+/// The `sampling/createMessage` params of a tool's request, checked.
+fn sample_params(request: &str) -> Result<Value, String> {
+    question_text("sampling request", request)?;
+    let params: Value = serde_json::from_str(request)
+        .map_err(|e| format!("the sampling request is not JSON: {e}"))?;
+    if !params.is_object() {
+        return Err("the sampling request must be a JSON object".into());
+    }
+    Ok(params)
+}
+
 impl call::Host for EventsCall {
     fn cancelled(&mut self) -> bool {
         self.cancel.is_cancelled()
@@ -156,17 +203,16 @@ impl call::Host for EventsCall {
         &mut self,
         message: String,
         requested_schema: String,
-    ) -> Result<call::ElicitAnswer, String> {
-        question_text("message", &message)?;
-        question_text("requested schema", &requested_schema)?;
-        let schema: Value = serde_json::from_str(&requested_schema)
-            .map_err(|e| format!("the requested schema is not JSON: {e}"))?;
-        if !schema.is_object() {
-            return Err("the requested schema must be a JSON object".into());
-        }
-        let params = json!({"mode": "form", "message": message, "requestedSchema": schema});
-        let answer = self.ask(Question::Elicit(params), "input")?;
-        match answer.get("action").and_then(Value::as_str) {
+    ) -> wasmtime::Result<Result<call::ElicitAnswer, String>> {
+        let params = match elicit_params(&message, &requested_schema) {
+            Ok(params) => params,
+            Err(e) => return Ok(Err(e)),
+        };
+        let answer = match self.ask(Question::Elicit(params), "input")? {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(match answer.get("action").and_then(Value::as_str) {
             Some("accept") => {
                 let content = answer.get("content").cloned().unwrap_or_else(|| json!({}));
                 Ok(call::ElicitAnswer::Accept(content.to_string()))
@@ -174,18 +220,17 @@ impl call::Host for EventsCall {
             Some("decline") => Ok(call::ElicitAnswer::Decline),
             Some("cancel") => Ok(call::ElicitAnswer::Cancel),
             other => Err(format!("the client answered with the action {other:?}")),
-        }
+        })
     }
 
-    fn sample(&mut self, request: String) -> Result<String, String> {
-        question_text("sampling request", &request)?;
-        let params: Value = serde_json::from_str(&request)
-            .map_err(|e| format!("the sampling request is not JSON: {e}"))?;
-        if !params.is_object() {
-            return Err("the sampling request must be a JSON object".into());
-        }
-        self.ask(Question::Sample(params), "a completion")
-            .map(|answer| answer.to_string())
+    fn sample(&mut self, request: String) -> wasmtime::Result<Result<String, String>> {
+        let params = match sample_params(&request) {
+            Ok(params) => params,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .ask(Question::Sample(params), "a completion")?
+            .map(|answer| answer.to_string()))
     }
 
     fn report_progress(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
@@ -358,17 +403,17 @@ mod tests {
             asking(json!({"action": "decline"}), std::time::Duration::ZERO);
         for _ in 0..MAX_ASKS {
             assert!(matches!(
-                call.elicit("m".into(), "{}".into()),
+                call.elicit("m".into(), "{}".into()).unwrap(),
                 Ok(call::ElicitAnswer::Decline)
             ));
         }
-        let over = call.elicit("m".into(), "{}".into()).unwrap_err();
+        let over = call.elicit("m".into(), "{}".into()).unwrap().unwrap_err();
         assert!(over.contains("at most 10 times"), "{over}");
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), MAX_ASKS);
-        let bad = call.elicit("m".into(), "[]".into()).unwrap_err();
+        let bad = call.elicit("m".into(), "[]".into()).unwrap().unwrap_err();
         assert!(bad.contains("must be a JSON object"), "{bad}");
         let mut nowhere = EventsCall::new(None, Cancel::new());
-        let none = nowhere.sample("{}".into()).unwrap_err();
+        let none = nowhere.sample("{}".into()).unwrap().unwrap_err();
         assert!(none.contains("no client to ask"), "{none}");
     }
 
@@ -384,9 +429,47 @@ mod tests {
             raise.cancel();
         });
         let started = std::time::Instant::now();
-        let stopped = call.elicit("m".into(), "{}".into()).unwrap_err();
+        let stopped = call.elicit("m".into(), "{}".into()).unwrap().unwrap_err();
         assert!(stopped.contains("cancelled"), "{stopped}");
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
         assert!(call.cancelled());
+    }
+
+    #[test]
+    fn a_round_of_a_2026_request_gets_earlier_answers_in_order_then_stops() {
+        let (tx, _rx) = mpsc::channel(1);
+        let first = Question::Elicit(elicit_params("Delete?", "{}").unwrap());
+        let answered = vec![crate::runtime::Answered {
+            digest: first.digest(),
+            answer: json!({"action": "accept", "content": {"ok": true}}),
+        }];
+        let sink = EventSink::new(tx.clone(), ClientLevel::Info, false)
+            .with_answers(answered, true, false);
+        let mut call = EventsCall::new(Some(sink.clone()), Cancel::new());
+        let got = call.elicit("Delete?".into(), "{}".into()).unwrap();
+        assert!(
+            matches!(&got, Ok(call::ElicitAnswer::Accept(c)) if c == r#"{"ok":true}"#),
+            "{got:?}"
+        );
+        // The next ask has no answer yet: the call stops, carrying it.
+        let stop = call.elicit("And this?".into(), "{}".into()).unwrap_err();
+        let needs = stop.downcast_ref::<NeedsInput>().expect("stops for input");
+        assert_eq!(
+            needs.0,
+            Question::Elicit(elicit_params("And this?", "{}").unwrap())
+        );
+        // A run that asks something else first is told, not given the answer.
+        let mut other = EventsCall::new(Some(sink), Cancel::new());
+        let wrong = other
+            .elicit("Other?".into(), "{}".into())
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            wrong.contains("same questions in the same order"),
+            "{wrong}"
+        );
+        // What the client cannot answer is refused to the tool at once.
+        let refused = other.sample("{}".into()).unwrap().unwrap_err();
+        assert!(refused.contains("does not support sampling"), "{refused}");
     }
 }
