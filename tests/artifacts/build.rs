@@ -32,6 +32,8 @@ const PLUGINS: &[(&str, &str)] = &[
     ("duplicate_names", "DUPLICATE_NAMES"),
     ("conformance_tools", "CONFORMANCE_TOOLS"),
     ("conformance_served", "CONFORMANCE_SERVED"),
+    ("v01_notes", "V01_NOTES"),
+    ("v02_notes", "V02_NOTES"),
 ];
 /// (plugin directory, build script, output file, constant) for each tool
 /// written in another language, built by its kit in `sdk/`. Test tools of

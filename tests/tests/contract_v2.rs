@@ -1,7 +1,7 @@
 //! The 0.2 contract beside 0.1: one component serving several tools with
 //! annotations and every content kind, the whole set swapped and removed as
-//! one, a duplicate name refused at load, and 0.1 tools (Rust-built 0.2 ones
-//! and the JavaScript kit's 0.1 ones) served side by side.
+//! one, a duplicate name refused at load, and a 0.1 tool (built from
+//! `wit/0.1` with bare bindings) served beside 0.2 ones, on the same data.
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, JsonObject};
@@ -120,16 +120,52 @@ fn a_component_declaring_a_name_twice_is_refused_with_the_name() {
     }
 }
 
+#[test]
+fn the_same_tool_on_0_1_and_0_2_answers_the_same() {
+    let runtime = toolhost::Runtime::new(
+        toolhost::RuntimeConfig {
+            cache_dir: Some(toolhost_tests::shared_cache()),
+            ..toolhost::RuntimeConfig::default()
+        },
+        toolhost::Store::in_memory(),
+    )
+    .unwrap();
+    let load = |path: &str| runtime.load_file(path.as_ref()).unwrap();
+    let (create, v01, v02) = (
+        load(plugins::NOTES_CREATE),
+        load(plugins::V01_NOTES),
+        load(plugins::V02_NOTES),
+    );
+    assert_eq!(v01.contract(), Contract::V0_1);
+    assert_eq!(v02.contract(), Contract::V0_2);
+    let alice = toolhost::Principal::new("alice", ["member"]);
+    for title in ["first", "second"] {
+        create
+            .call(&alice, "seed", &json!({"title": title, "body": "b"}))
+            .unwrap();
+    }
+    let titles = |p: &toolhost::Plugin| p.call(&alice, "t", &json!({})).unwrap().structured;
+    assert_eq!(titles(&v01), Some(json!({"titles": ["second", "first"]})));
+    assert_eq!(titles(&v01), titles(&v02));
+}
+
 fn args(v: Value) -> JsonObject {
     v.as_object().cloned().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_one() {
-    // notes_search is built by the JavaScript kit from the 0.1 contract.
-    let server = TestServer::start(&[plugins::MULTI_TOOLS, plugins::NOTES_SEARCH], |c| {
-        c.storage.cache_dir = Some(toolhost_tests::shared_cache());
-    })
+    // v01_notes is built from the 0.1 contract; notes_create from 0.2.
+    let server = TestServer::start(
+        &[
+            plugins::MULTI_TOOLS,
+            plugins::V01_NOTES,
+            plugins::NOTES_CREATE,
+        ],
+        |c| {
+            c.storage.cache_dir = Some(toolhost_tests::shared_cache());
+        },
+    )
     .await;
     let contracts: Vec<Contract> = server
         .host
@@ -152,7 +188,8 @@ async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_
             "multi_echo",
             "multi_media",
             "multi_progress",
-            "notes_search"
+            "notes_create",
+            "v01_note_titles"
         ]
     );
     let echo = tools.iter().find(|t| t.name == "multi_echo").unwrap();
@@ -160,8 +197,8 @@ async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_
     assert_eq!(hints.read_only_hint, Some(true));
     assert_eq!(hints.open_world_hint, Some(false));
     assert_eq!(hints.destructive_hint, None);
-    let search = tools.iter().find(|t| t.name == "notes_search").unwrap();
-    assert!(search.annotations.is_none(), "0.1 tools have none");
+    let titles = tools.iter().find(|t| t.name == "v01_note_titles").unwrap();
+    assert!(titles.annotations.is_none(), "0.1 tools have none");
 
     let result = client
         .call_tool(CallToolRequestParams::new("multi_media").with_arguments(args(json!({}))))
@@ -186,23 +223,27 @@ async fn over_http_0_1_and_0_2_tools_serve_side_by_side_and_a_component_goes_as_
     );
     assert_eq!(blocks[5]["resource"]["blob"], "AAEC");
     assert_eq!(blocks[6], json!({"type": "text", "text": "from JSON"}));
-    let searched = client
-        .call_tool(
-            CallToolRequestParams::new("notes_search").with_arguments(args(json!({"query": "x"}))),
-        )
+    // The 0.1 tool reads what the 0.2 tool wrote, for the same caller.
+    toolhost_tests::create_note(&client, "Pay rent", "by Friday").await;
+    let listed = client
+        .call_tool(CallToolRequestParams::new("v01_note_titles").with_arguments(args(json!({}))))
         .await
         .unwrap();
-    assert_eq!(searched.is_error, Some(false), "{searched:?}");
+    assert_eq!(listed.is_error, Some(false), "{listed:?}");
+    assert_eq!(
+        listed.structured_content.unwrap(),
+        json!({"titles": ["Pay rent"]})
+    );
 
     // Removing the file takes its five tools away in one change.
     let before = server.host.registry().snapshot().generation();
     server.remove_plugin("multi_tools.wasm");
     assert!(
-        server.wait_for(RELOAD, |r| r.snapshot().len() == 1).await,
+        server.wait_for(RELOAD, |r| r.snapshot().len() == 2).await,
         "the component's tools are gone"
     );
     let after = server.host.registry().snapshot();
     assert_eq!(after.generation(), before + 1, "one publication");
-    assert!(after.get("notes_search").is_some());
+    assert!(after.get("v01_note_titles").is_some());
     client.cancel().await.unwrap();
 }

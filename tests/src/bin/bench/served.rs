@@ -1,6 +1,7 @@
 //! In process: what a 0.2 component serves besides tools (a resource read,
-//! a prompt get) against a tool call of the same component, and what
-//! progress reports cost a call.
+//! a prompt get) against a tool call of the same component, what progress
+//! reports cost a call, and a call of the 0.2 contract against one of 0.1
+//! (the same logic, bare bindings).
 
 use super::inprocess::measure;
 use super::{report_row, table_header};
@@ -55,6 +56,26 @@ pub fn served(calls: usize) -> anyhow::Result<()> {
                 .unwrap();
         }),
     );
+
+    // The same tool on each contract: the titles of the 20 notes.
+    for (path, name) in [
+        (
+            plugins::V01_NOTES,
+            "0.1 contract: v01_note_titles (20 notes)",
+        ),
+        (
+            plugins::V02_NOTES,
+            "0.2 contract: v02_note_titles (20 notes)",
+        ),
+    ] {
+        let twin = runtime.load_file(Path::new(path))?;
+        report_row(
+            name,
+            &measure(calls, || {
+                twin.call(&alice, "b", &json!({})).unwrap();
+            }),
+        );
+    }
 
     // Progress: the same tool with 0 and 100 reports, each sent into a
     // channel a thread drains (what the transport's forwarder does).
