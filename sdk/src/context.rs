@@ -131,6 +131,14 @@ impl Context {
         call::cancelled()
     }
 
+    /// Tell the caller's clients that subscribed to the resource at `uri`
+    /// (one this host serves) that it changed (MCP
+    /// `notifications/resources/updated`); nobody else's clients hear it.
+    /// At most 100 per call.
+    pub fn resource_updated(&self, uri: &str) {
+        call::resource_updated(uri)
+    }
+
     /// Ask the user for input through the client (MCP elicitation, form
     /// mode): `message` says what and why; `schema` is the form, a JSON
     /// Schema object of primitive properties. Waits for the answer (at most

@@ -11,7 +11,8 @@
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, ElicitationAction, ProtocolVersion, SamplingMessage,
+    ElicitResult, ElicitationAction, ProtocolVersion, ResourceUpdatedNotificationParam,
+    SamplingMessage, ServerNotification, SubscribeRequestParams, SubscriptionFilter,
 };
 use rmcp::service::{PeerRequestOptions, RequestContext, RunningService};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
@@ -29,6 +30,8 @@ struct User {
     form: Value,
     delay: Duration,
     asked: Arc<Mutex<Vec<String>>>,
+    /// The resources it heard were updated.
+    updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl User {
@@ -38,6 +41,7 @@ impl User {
             form: json!({"username": "ada", "email": "ada@example.com"}),
             delay: Duration::ZERO,
             asked: Arc::default(),
+            updated: Arc::default(),
         }
     }
 
@@ -72,6 +76,14 @@ impl ClientHandler for User {
         let mut result = ElicitResult::new(self.action.clone());
         result.content = content;
         Ok(result)
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _cx: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
     }
 
     async fn create_message(
@@ -454,4 +466,73 @@ async fn notes_delete_deletes_only_what_the_user_confirms() {
     );
     assert_eq!(note_titles(&client).await, ["keep me"]);
     client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_note_is_announced_to_its_owners_subscribers_only() {
+    let server = TestServer::start(
+        &[
+            plugins::NOTES_CREATE,
+            plugins::NOTES_LIST,
+            plugins::NOTES_DELETE,
+        ],
+        |_| {},
+    )
+    .await;
+    let owner = User::accepting(json!({"confirm": true}));
+    let deleter = owner.clone().serve(server.transport()).await.unwrap();
+    let id = create_note(&deleter, "old list", "b").await;
+    let uri = format!("notes://{id}");
+
+    // The owner watches it from a second session and a 2026-07-28 stream;
+    // another user subscribes to the same URI.
+    let watcher = User::answering(ElicitationAction::Decline);
+    let session = watcher.clone().serve(server.transport()).await.unwrap();
+    session
+        .subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+    let stream_client = client_2026(&server, User::answering(ElicitationAction::Decline)).await;
+    let mut stream = stream_client
+        .listen(
+            SubscriptionFilter::builder()
+                .resource_subscriptions([uri.clone()])
+                .build(),
+        )
+        .await
+        .unwrap();
+    let other = User::answering(ElicitationAction::Decline);
+    let bob = (other.clone())
+        .serve(server.transport_as("bob", &["member"]))
+        .await
+        .unwrap();
+    bob.subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+
+    let deleted = deleter
+        .call_tool(params("notes_delete", json!({"id": id})))
+        .await
+        .unwrap();
+    assert_eq!(text(&deleted), format!("Deleted note {id}."));
+    let heard = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the stream hears it in time")
+        .unwrap();
+    match heard {
+        Some(ServerNotification::ResourceUpdatedNotification(n)) => {
+            assert_eq!(n.params.uri, uri)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while watcher.updated.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*watcher.updated.lock().unwrap(), std::slice::from_ref(&uri));
+    // Bob subscribed to the same URI: his notes are not the owner's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(other.updated.lock().unwrap().is_empty());
+    assert!(owner.updated.lock().unwrap().is_empty(), "not subscribed");
+    stream.cancel().await.unwrap();
 }

@@ -22,7 +22,7 @@ mod signals;
 mod uri_template;
 
 pub use cache::{ArtifactCache, CacheOutcome, Pruned, UNUSED_BUDGET_BYTES, content_hash};
-pub use capabilities::events::{ASK_WAIT, MAX_ASKS, MAX_NOTIFY, MAX_PROGRESS};
+pub use capabilities::events::{ASK_WAIT, MAX_ASKS, MAX_NOTIFY, MAX_PROGRESS, MAX_UPDATES};
 pub use error::{CallError, LoadError, RuntimeError, ToolError};
 pub use limits::{Limits, LimitsOverride};
 pub use output::{Content, EmbeddedResource, ResourceBody, ResourceLink, ToolOutput};

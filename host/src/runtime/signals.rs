@@ -47,6 +47,12 @@ pub enum CallEvent {
         /// The message: JSON the tool wrote (text if it was not JSON).
         data: serde_json::Value,
     },
+    /// The resource at this URI changed, for the caller's clients that
+    /// subscribed to it (MCP `notifications/resources/updated`).
+    ResourceUpdated {
+        /// An absolute URI, at most [`MAX_URI_BYTES`](super::MAX_URI_BYTES).
+        uri: String,
+    },
 }
 
 /// The severity of a message to the client: MCP's syslog levels, least

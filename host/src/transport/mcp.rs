@@ -11,7 +11,10 @@
 use super::notify;
 use super::result;
 use super::rounds::Rounds;
-use super::sessions::{Change, LegacySessions, MAX_SUBSCRIPTIONS, SessionOwners, Subscriptions};
+use super::sessions::{
+    Change, LegacySessions, MAX_SUBSCRIPTIONS, SessionOwners, Subscriptions, UPDATE_QUEUE,
+    UpdateBus, Updated,
+};
 use crate::Principal;
 use crate::dispatch::{CallFailure, CallOptions, Dispatcher};
 use crate::policy::Served;
@@ -43,6 +46,8 @@ pub(crate) struct McpShared {
     owners: Arc<SessionOwners>,
     /// The `input_required` rounds of 2026-07-28 calls that ask.
     rounds: Rounds,
+    /// Resources calls said changed, for their callers' listeners.
+    updates: UpdateBus,
 }
 
 impl McpShared {
@@ -53,11 +58,14 @@ impl McpShared {
                 .clone()
                 .notify_changes(dispatcher.registry().clone()),
         );
+        let updates = tokio::sync::broadcast::channel(UPDATE_QUEUE).0;
+        tokio::spawn(sessions.clone().notify_updates(updates.subscribe()));
         Arc::new(McpShared {
             dispatcher,
             sessions,
             owners: Arc::new(owners),
             rounds: Rounds::new(),
+            updates,
         })
     }
 
@@ -357,7 +365,13 @@ impl ServerHandler for McpHandler {
     ) -> Result<InitializeResult, ErrorData> {
         cx.peer.set_peer_info(request.clone());
         let result = self.negotiate_initialize(&request)?;
-        (self.shared.sessions).add(cx.peer.clone(), self.subscriptions.clone(), cx.ct.clone());
+        let subject = self.principal(&cx).map(|p| p.subject);
+        (self.shared.sessions).add(
+            cx.peer.clone(),
+            subject,
+            self.subscriptions.clone(),
+            cx.ct.clone(),
+        );
         Ok(result)
     }
 
@@ -408,7 +422,23 @@ impl ServerHandler for McpHandler {
             .log_level()
             .map(notify::from_mcp)
             .unwrap_or_else(|| *self.log_level.lock().unwrap_or_else(|e| e.into_inner()));
-        let (events, forwarding) = notify::forward(&cx, level);
+        let on_update = {
+            let updates = self.shared.updates.clone();
+            let registry = self.shared.dispatcher.registry().clone();
+            let subject = principal.subject.clone();
+            move |uri: String| {
+                if registry.snapshot().resolve(&uri).is_none() {
+                    tracing::debug!(uri = ?uri, "a resource update for a URI not served: dropped");
+                    return;
+                }
+                // No listener is not an error.
+                let _ = updates.send(Arc::new(Updated {
+                    subject: subject.clone(),
+                    uri,
+                }));
+            }
+        };
+        let (events, forwarding) = notify::forward(&cx, level, on_update);
         let events = match &answers {
             Some(answers) => {
                 // A client that declares its capabilities is asked only what
@@ -660,6 +690,11 @@ impl ServerHandler for McpHandler {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        let mut updates = self.shared.updates.subscribe();
+        let mine = |u: &Updated| {
+            principal.as_ref().is_some_and(|p| p.subject == u.subject)
+                && subscribed.contains(&u.uri)
+        };
         let mut before = accepted_at.unwrap_or_else(|| current.clone());
         let mut now = current;
         loop {
@@ -667,7 +702,7 @@ impl ServerHandler for McpHandler {
             if wants(&change) && send_change(&cx, &accepted, change).await.is_err() {
                 return Ok(());
             }
-            before = now;
+            before = now.clone();
             tokio::select! {
                 _ = cx.cancelled() => return Ok(()),
                 changed = changes.changed() => {
@@ -676,6 +711,19 @@ impl ServerHandler for McpHandler {
                     }
                     now = registry.snapshot();
                 }
+                update = updates.recv() => match update {
+                    Ok(update) if mine(&update) => {
+                        let change = Change { updated: vec![update.uri.clone()], ..Change::default() };
+                        if send_change(&cx, &accepted, change).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
+                        tracing::warn!(lost, "resource-updated notifications lost: a listener too slow");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
             }
         }
     }

@@ -10,7 +10,9 @@
 //! it, so it is sent to those that ask (rmcp marks its types deprecated).
 #![allow(deprecated)]
 
-use crate::runtime::{Ask, CallEvent, ClientLevel, EventSink, MAX_NOTIFY, MAX_PROGRESS, Question};
+use crate::runtime::{
+    Ask, CallEvent, ClientLevel, EventSink, MAX_NOTIFY, MAX_PROGRESS, MAX_UPDATES, Question,
+};
 use rmcp::model::{
     CreateMessageRequestParams, ElicitRequestParams, LoggingLevel, LoggingMessageNotificationParam,
     ProgressNotificationParam, ProtocolVersion,
@@ -23,8 +25,8 @@ use tokio::task::JoinHandle;
 
 /// Notifications queued per call at most: room for every one the caps let
 /// through, so none within them is lost to a slow client (the instance never
-/// waits for the client; the caps bound the memory: 200 short messages).
-const QUEUE: usize = (MAX_PROGRESS + MAX_NOTIFY) as usize;
+/// waits for the client; the caps bound the memory: 300 short messages).
+const QUEUE: usize = (MAX_PROGRESS + MAX_NOTIFY + MAX_UPDATES) as usize;
 
 /// MCP's level for the host's.
 pub(crate) fn to_mcp(level: ClientLevel) -> LoggingLevel {
@@ -56,11 +58,13 @@ pub(crate) fn from_mcp(level: LoggingLevel) -> ClientLevel {
 
 /// Start forwarding one call's notifications to the client of `cx`: log
 /// messages at `min_level` or above, progress when the request carries a
-/// progress token. The task ends when the call drops its sink; await it
-/// before answering, so every notification precedes the result.
+/// progress token; the URIs of resources it says changed go to
+/// `on_update`. The task ends when the call drops its sink; await it before
+/// answering, so every notification precedes the result.
 pub(crate) fn forward(
     cx: &RequestContext<RoleServer>,
     min_level: ClientLevel,
+    on_update: impl Fn(String) + Send + 'static,
 ) -> (EventSink, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     // One question at a time: the instance waits for each answer.
@@ -104,6 +108,10 @@ pub(crate) fn forward(
                     let mut param = LoggingMessageNotificationParam::new(to_mcp(level), data);
                     param.logger = logger;
                     peer.notify_logging_message(param).await
+                }
+                CallEvent::ResourceUpdated { uri } => {
+                    on_update(uri);
+                    continue;
                 }
             };
             if let Err(e) = sent {

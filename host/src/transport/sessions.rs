@@ -25,8 +25,27 @@ pub(crate) const MAX_SUBSCRIPTIONS: usize = 64;
 
 struct Session {
     peer: Peer<RoleServer>,
+    /// Who opened it, when known.
+    subject: Option<String>,
     subscriptions: Subscriptions,
 }
+
+/// A resource that changed, for one caller's clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Updated {
+    /// The caller whose clients hear it.
+    pub(crate) subject: String,
+    /// The resource.
+    pub(crate) uri: String,
+}
+
+/// Where the resource-updated notifications of calls go, to every
+/// listener: the legacy sessions, and each `subscriptions/listen` stream.
+pub(crate) type UpdateBus = tokio::sync::broadcast::Sender<Arc<Updated>>;
+
+/// Updates queued for a slow listener at most; past it the oldest are
+/// lost to it (and counted in the log).
+pub(crate) const UPDATE_QUEUE: usize = 1024;
 
 /// The live legacy sessions.
 pub(crate) struct LegacySessions {
@@ -45,11 +64,12 @@ impl LegacySessions {
         })
     }
 
-    /// Register `peer`, with the resources it subscribes to, until `ended`
-    /// fires.
+    /// Register `peer`, opened by `subject`, with the resources it
+    /// subscribes to, until `ended` fires.
     pub(crate) fn add(
         self: &Arc<Self>,
         peer: Peer<RoleServer>,
+        subject: Option<String>,
         subscriptions: Subscriptions,
         ended: CancellationToken,
     ) {
@@ -60,6 +80,7 @@ impl LegacySessions {
                 id,
                 Session {
                     peer,
+                    subject,
                     subscriptions,
                 },
             );
@@ -119,6 +140,49 @@ impl LegacySessions {
                 tokio::spawn(announce(peer, change));
             }
             before = now;
+        }
+    }
+}
+
+impl LegacySessions {
+    /// Tell each live session of its caller's resources that calls said
+    /// changed, when it subscribed to them. Run this as a task for the life
+    /// of the host.
+    pub(crate) async fn notify_updates(
+        self: Arc<Self>,
+        mut updates: tokio::sync::broadcast::Receiver<Arc<Updated>>,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let update = match updates.recv().await {
+                Ok(update) => update,
+                Err(RecvError::Lagged(lost)) => {
+                    tracing::warn!(
+                        lost,
+                        "resource-updated notifications lost: sessions too slow"
+                    );
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            let peers: Vec<Peer<RoleServer>> = {
+                let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+                (peers.values())
+                    .filter(|s| s.subject.as_deref() == Some(update.subject.as_str()))
+                    .filter(|s| {
+                        let subscribed = s.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+                        subscribed.contains(&update.uri)
+                    })
+                    .map(|s| s.peer.clone())
+                    .collect()
+            };
+            for peer in peers {
+                let change = Change {
+                    updated: vec![update.uri.clone()],
+                    ..Change::default()
+                };
+                tokio::spawn(announce(peer, change));
+            }
         }
     }
 }

@@ -80,6 +80,10 @@ impl Tool for NotesDelete {
             Elicitation::Cancelled => "dismissed",
         };
         let deleted = answer == "confirmed" && notes.delete(&key)?;
+        if deleted {
+            // Clients that subscribed to the note hear that it is gone.
+            ctx.resource_updated(&format!("notes://{}", input.id));
+        }
         Ok(Outcome {
             id: input.id,
             deleted,

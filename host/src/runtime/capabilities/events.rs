@@ -14,6 +14,8 @@ use wasmtime::component::{HasData, Linker};
 pub const MAX_PROGRESS: u32 = 100;
 /// Log messages for the client sent per call at most.
 pub const MAX_NOTIFY: u32 = 100;
+/// Resource-updated notifications sent per call at most.
+pub const MAX_UPDATES: u32 = 100;
 /// Longest progress message or logger name kept, in bytes.
 const MAX_TEXT: usize = 1024;
 /// Longest log message kept, in bytes.
@@ -49,6 +51,7 @@ pub(crate) struct EventsCall {
     progress_sent: u32,
     last_progress: Option<f64>,
     notify_sent: u32,
+    updates_sent: u32,
     /// Notifications dropped: over a cap, not growing, or the channel full.
     pub(crate) dropped: u32,
 }
@@ -195,6 +198,19 @@ fn sample_params(request: &str) -> Result<Value, String> {
 }
 
 impl call::Host for EventsCall {
+    fn resource_updated(&mut self, uri: String) {
+        if self.sink.is_none() {
+            return;
+        }
+        if self.updates_sent >= MAX_UPDATES || crate::runtime::check_uri(&uri).is_err() {
+            self.dropped += 1;
+            return;
+        }
+        if self.send(CallEvent::ResourceUpdated { uri }) {
+            self.updates_sent += 1;
+        }
+    }
+
     fn cancelled(&mut self) -> bool {
         self.cancel.is_cancelled()
     }
