@@ -732,7 +732,7 @@ function byKey(items, kind, define, keyOf, what) {
       throw new TypeError(`defineComponent: ${what}[${i}] is not made by ${define}(...)`);
     }
     const key = keyOf(item);
-    if (map.has(key)) throw new TypeError(`defineComponent: ${what} declare ${JSON.stringify(key)} twice`);
+    if (map.has(key)) throw new TypeError(`defineComponent: ${what}: ${JSON.stringify(key)} is declared twice`);
     map.set(key, item);
   });
   return map;
