@@ -4,6 +4,7 @@
 //! for their owner only, a prompt with a required argument, and, over MCP,
 //! progress reports, a client log message, the operator's configuration
 //! value and an elicitation.
+#![allow(deprecated)] // MCP logging, deprecated in 2026-07-28, is what is tested.
 
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
@@ -27,7 +28,8 @@ use toolhost::{Principal, Runtime, RuntimeConfig};
 use toolhost_tests::{TestServer, create_note, plugins, shared_cache};
 
 /// The 1x1 PNG js_media returns, base64.
-const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGMAAQAABQABDQottAAAAABJRU5ErkJggg==";
+const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGMAAQAABQABDQottAAAAABJRU5ErkJggg==";
 
 fn runtime() -> Runtime {
     let config = RuntimeConfig {
@@ -73,7 +75,10 @@ fn the_component_describes_its_tools_resources_and_prompt() {
 
     let uris: Vec<&str> = served.resources().iter().map(|r| r.uri.as_str()).collect();
     assert_eq!(uris, ["jsserved://about"]);
-    assert_eq!(served.resources()[0].mime_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        served.resources()[0].mime_type.as_deref(),
+        Some("text/plain")
+    );
     let templates: Vec<&str> = (served.templates().iter())
         .map(|t| t.template.as_str())
         .collect();
@@ -131,7 +136,10 @@ fn a_tool_returns_every_kind_of_content_it_built_with_its_structured_result() {
     }
     match &out.content[3] {
         Content::ResourceLink(link) => {
-            assert_eq!((link.uri.as_str(), link.name.as_str()), ("jsserved://about", "about"));
+            assert_eq!(
+                (link.uri.as_str(), link.name.as_str()),
+                ("jsserved://about", "about")
+            );
             assert_eq!(link.title.as_deref(), Some("About"));
             assert_eq!(link.mime_type.as_deref(), Some("text/plain"));
         }
@@ -169,7 +177,10 @@ fn a_tool_returns_every_kind_of_content_it_built_with_its_structured_result() {
         .unwrap();
     assert_eq!(asked["action"], "not asked", "{asked}");
     assert!(
-        asked["reason"].as_str().unwrap().contains("no client to ask"),
+        asked["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no client to ask"),
         "{asked}"
     );
 }
@@ -219,7 +230,10 @@ fn resources_read_the_callers_own_notes_and_the_prompt_is_filled_in() {
     match &contents[1].body {
         ResourceBody::Blob(bytes) => {
             let stored: Value = serde_json::from_slice(bytes).unwrap();
-            assert_eq!((stored["id"].as_str(), stored["title"].as_str()), (Some(id), Some("Groceries")));
+            assert_eq!(
+                (stored["id"].as_str(), stored["title"].as_str()),
+                (Some(id), Some("Groceries"))
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -266,7 +280,14 @@ fn resources_read_the_callers_own_notes_and_the_prompt_is_filled_in() {
         prompt.messages[1].content,
         Content::Text("Here are 3 ideas about tea for alice:".into())
     );
-    let missing = served.get_prompt(&alice, "r-missing", "js_brainstorm", &[], rt.limits(), &links);
+    let missing = served.get_prompt(
+        &alice,
+        "r-missing",
+        "js_brainstorm",
+        &[],
+        rt.limits(),
+        &links,
+    );
     assert!(
         matches!(&missing, Err(CallError::InvalidArguments { .. })),
         "{missing:?}"
@@ -389,7 +410,11 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
     );
     let steps = hints("js_steps");
     assert_eq!(
-        (steps.read_only_hint, steps.destructive_hint, steps.open_world_hint),
+        (
+            steps.read_only_hint,
+            steps.destructive_hint,
+            steps.open_world_hint
+        ),
         (Some(true), None, Some(false))
     );
 
@@ -400,7 +425,10 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
         .unwrap();
     assert_eq!(result.is_error, Some(false), "{result:?}");
     let blocks = serde_json::to_value(&result.content).unwrap();
-    assert_eq!(blocks[0], json!({"type": "text", "text": "a picture and a note"}));
+    assert_eq!(
+        blocks[0],
+        json!({"type": "text", "text": "a picture and a note"})
+    );
     assert_eq!(
         blocks[1],
         json!({"type": "image", "data": PNG_BASE64, "mimeType": "image/png"})
@@ -421,7 +449,9 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
     // Progress three times and one log message, before or beside the
     // result; the operator's greeting.
     let result = alice
-        .call_tool(CallToolRequestParams::new("js_steps").with_arguments(args(json!({"name": "Ada"}))))
+        .call_tool(
+            CallToolRequestParams::new("js_steps").with_arguments(args(json!({"name": "Ada"}))),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -516,7 +546,10 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
         .collect();
     assert_eq!(
         texts,
-        ["Give me 5 ideas about tea.", "Here are 5 ideas about tea for alice:"]
+        [
+            "Give me 5 ideas about tea.",
+            "Here are 5 ideas about tea for alice:"
+        ]
     );
     let missing = alice
         .get_prompt(GetPromptRequestParams::new("js_brainstorm").with_arguments(args(json!({}))))
