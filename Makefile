@@ -70,7 +70,8 @@ $(APP)/node_modules/.package-lock.json: $(APP)/package-lock.json
 # Build the bundled plugins and put them in the served plugins folder, each
 # written beside its final name and renamed into place (a running server
 # swaps it in without ever seeing half a file).
-$(POLYGLOT)/notes_search.wasm: plugins/notes_search/tool.js $(JS_KIT) wit/0.1/plugin.wit
+$(POLYGLOT)/notes_search.wasm: plugins/notes_search/tool.js $(JS_KIT) wit/0.2/plugin.wit \
+                              $(wildcard wit/0.2/deps/*/*.wit)
 	sdk/js/build.sh plugins/notes_search $@
 
 $(POLYGLOT)/notes_export.wasm: plugins/notes_export/tool.py $(PY_KIT) wit/0.1/plugin.wit

@@ -44,6 +44,8 @@ export default defineTool({
     'Search the caller\'s notes for the words of `query` (case-insensitive) and return the best ' +
     'matches, most relevant first: title matches weigh more than body matches; ties go to the newest note.',
   roles: ['member'],
+  // It only reads the caller's own notes.
+  annotations: { readOnly: true, idempotent: true, openWorld: false },
   inputSchema: {
     type: 'object',
     properties: {

@@ -3,11 +3,13 @@
 //   node sdk/js/build.mjs <plugin-dir | entry.js> <out.wasm> [--wit <dir>]
 //
 // The entry is <plugin-dir>/tool.js (or package.json "main"); it must
-// `export default defineTool({...})` and may import 'toolhost', relative
-// modules and its own node_modules. The entry is bundled with the helper
-// (esbuild) and turned into a component (componentize-js) of the world
-// toolhost:plugin/tool plus wasi:cli/environment, where `ctx.apiUrl` finds
-// the URLs of the APIs granted to the tool. Outbound HTTP is on: `fetch`
+// `export default defineComponent({...})` (or defineTool, defineResource,
+// definePrompt) and may import 'toolhost', relative modules and its own
+// node_modules. The entry is bundled with the helper (esbuild) and turned
+// into a component (componentize-js) of the world toolhost:plugin/tools@0.2.0
+// (which imports wasi:config/store from the contract's deps/) plus
+// wasi:cli/environment, where `ctx.apiUrl` finds the URLs of the APIs
+// granted to the tool. Outbound HTTP is on: `fetch`
 // goes out over wasi:http/outgoing-handler, and the host decides each
 // request. Fetch events (incoming HTTP) are off: a tool is not an HTTP
 // handler. The output is written atomically.
@@ -20,7 +22,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const WORLD = 'tool';
+// The contract's world, and the kit's world of the same name that adds
+// wasi:cli/environment to it.
+const WORLD = 'tools';
 // The version of wasi:cli/environment in wit/deps/wasi-cli: the one the
 // componentize-js engine itself imports, so the component imports it once.
 const WASI_CLI = '0.2.10';
@@ -37,7 +41,7 @@ function usage() {
 
 function parseArgs(argv) {
   const positional = [];
-  let wit = join(here, '..', '..', 'wit', '0.1');
+  let wit = join(here, '..', '..', 'wit', '0.2');
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--wit') {
       wit = argv[++i] ?? usage();
@@ -66,9 +70,10 @@ function entryOf(plugin) {
 
 /**
  * The WIT the component is built against, under `work`: the contract in
- * `wit` (as a dependency, with its own dependencies) and a world `tool` that
- * includes the contract's `tool` world and imports wasi:cli/environment.
- * Returns the directory.
+ * `wit` as a dependency, its own dependencies (`wit/deps/*`, e.g.
+ * wasi:config) and the kit's beside it in one flat `deps/`, and a world
+ * `tools` that includes the contract's `tools` world and imports
+ * wasi:cli/environment. Returns the directory.
  */
 async function kitWit(wit, work) {
   const files = readdirSync(wit).filter((f) => f.endsWith('.wit'));
@@ -116,17 +121,20 @@ async function main() {
 
   const work = await mkdtemp(join(tmpdir(), 'toolhost-js-'));
   try {
-    // The module componentize-js sees: the tool's default export, exported
-    // as the world's `describe` and `call`.
+    // The module componentize-js sees: what the default export serves,
+    // exported as the world's `describe`, `call`, `read-resource` and
+    // `get-prompt`.
     const bundled = join(work, 'component.js');
     const result = await esbuild.build({
       stdin: {
         contents: [
-          `import tool from ${JSON.stringify(entry)};`,
+          `import served from ${JSON.stringify(entry)};`,
           `import { exportsOf } from 'toolhost';`,
-          `const world = exportsOf(tool);`,
+          `const world = exportsOf(served);`,
           `export function describe() { return world.describe(); }`,
-          `export function call(ctx, args) { return world.call(ctx, args); }`,
+          `export function call(ctx, tool, args) { return world.call(ctx, tool, args); }`,
+          `export function readResource(ctx, request) { return world.readResource(ctx, request); }`,
+          `export function getPrompt(ctx, name, args) { return world.getPrompt(ctx, name, args); }`,
         ].join('\n'),
         resolveDir: dirname(entry),
         sourcefile: 'toolhost-entry.js',
@@ -143,7 +151,7 @@ async function main() {
     }).catch((e) => {
       const errors = e.errors?.map((m) => `${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`);
       const hint = errors?.some((m) => m.includes('for import "default"'))
-        ? '\n  (the tool module must `export default defineTool({ ... })`)'
+        ? '\n  (the module must `export default defineComponent({ ... })` or `defineTool({ ... })`)'
         : '';
       fail(`cannot bundle ${entry}:\n  ${(errors ?? [e.message]).join('\n  ')}${hint}`);
     });

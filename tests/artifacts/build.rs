@@ -59,6 +59,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "JS_FETCH",
     ),
     (
+        "tests/js_plugins/js_served",
+        "sdk/js/build.sh",
+        "js_served.wasm",
+        "JS_SERVED",
+    ),
+    (
         "tests/py_plugins/py_fetch",
         "sdk/python/build.sh",
         "py_fetch.wasm",
@@ -153,7 +159,7 @@ fn build_polyglot(workspace: &Path, dir: &str, script: &str, out: &Path) {
     let inputs = [
         workspace.join(dir),
         workspace.join(kit),
-        workspace.join("wit/0.1"),
+        workspace.join("wit/0.2"),
     ];
     let built = std::fs::metadata(out).and_then(|m| m.modified()).ok();
     if built.is_some_and(|built| inputs.iter().all(|i| newest(i) < built)) {

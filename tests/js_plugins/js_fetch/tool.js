@@ -9,6 +9,7 @@ const MAX_BODY = 100_000;
 export default defineTool({
   name: 'js_fetch',
   description: 'GET `path` under the API "app" granted to this tool and return the status and body.',
+  apis: ['app'],
   inputSchema: {
     type: 'object',
     properties: { path: { type: 'string', description: 'Appended to the API\'s base URL.' } },
