@@ -62,6 +62,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "py_fetch.wasm",
         "PY_FETCH",
     ),
+    (
+        "tests/py_plugins/py_served",
+        "sdk/python/build.sh",
+        "py_served.wasm",
+        "PY_SERVED",
+    ),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
@@ -151,7 +157,7 @@ fn build_polyglot(workspace: &Path, dir: &str, script: &str, out: &Path) {
     let inputs = [
         workspace.join(dir),
         workspace.join(kit),
-        workspace.join("wit/0.1"),
+        workspace.join("wit/0.2"),
     ];
     let built = std::fs::metadata(out).and_then(|m| m.modified()).ok();
     if built.is_some_and(|built| inputs.iter().all(|i| newest(i) < built)) {
