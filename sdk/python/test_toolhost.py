@@ -182,6 +182,17 @@ class InferredSchemas(Registered):
         with self.assertRaises(TypeError) as e:
             tool(name="f", description="d")(lambda ctx, a, b: {})
         self.assertIn("takes (ctx, args)", str(e.exception))
+        # Arguments before the '*' are a forgotten '*', not the dict of the old style.
+        for params in ("limit: int = 100", "limit=100", "limit: str"):
+            scope = {}
+            exec(f"def f(ctx, {params}):\n    return {{}}\n", scope)
+            with self.assertRaises(TypeError, msg=params) as e:
+                tool(name="f", description="d")(scope["f"])
+            self.assertIn("parameter 'limit' comes before '*'", str(e.exception))
+        for params in ("args", "args: dict", "args: dict[str, object]"):
+            scope = {}
+            exec(f"def f(ctx, {params}):\n    return {{}}\n", scope)
+            toolhost.Tool(scope["f"], name="f", description="d")
         with self.assertRaises(TypeError):
             tool(name="f", description="d")(lambda: {})
 

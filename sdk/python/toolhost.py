@@ -59,7 +59,8 @@ __all__ = [
     "ToolError", "StoreError", "HttpError", "AskError", "Context", "Principal", "Bucket", "Entry",
     "Elicitation", "ResourceRequest", "Contents", "Content", "Message", "PromptResult",
     "text", "image", "audio", "resource_link", "embedded_text", "embedded_blob", "mcp",
-    "text_contents", "blob_contents", "user", "assistant", "log",
+    "text_contents", "blob_contents", "user", "assistant", "log", "infer_input_schema",
+    "CLIENT_LEVELS",
 ]
 
 ERROR_KINDS = ("invalid-input", "forbidden", "not-found", "failed")
@@ -678,7 +679,7 @@ def _schema_of(hint: Any, where: str) -> dict:
         for field in fields:
             schema = field.apply(schema, where)
         return schema
-    if hint in _SCALARS:
+    if isinstance(hint, type) and hint in _SCALARS:
         return {"type": _SCALARS[hint]}
     if hint is list or origin is list:
         if not args:
@@ -745,6 +746,13 @@ def _parameters(fn: Callable, what: str) -> tuple[str, list[inspect.Parameter]]:
     if not positional:
         raise TypeError(f"{what}: the function must take ctx as its first parameter")
     if len(positional) == 2 and not keywords:
+        args = positional[1]
+        hint = _hints(fn, what).get(args.name) if args.annotation is not args.empty else None
+        takes_dict = hint is None or hint is Any or hint is dict or typing.get_origin(hint) is dict
+        if args.default is not args.empty or not takes_dict:
+            raise TypeError(f"{what}: parameter {args.name!r} comes before '*': declare arguments as "
+                            f"keyword parameters after ctx (def f(ctx, *, {args.name}: ...)), or take "
+                            "them all as one dict (def f(ctx, args)) with an input_schema")
         return "dict", positional[1:]
     if len(positional) == 1:
         return "keywords", keywords
