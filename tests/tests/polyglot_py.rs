@@ -4,13 +4,15 @@
 //! notes_export, loaded in a runtime and served to MCP clients: schemas and
 //! prompt arguments inferred from type hints, annotations, every content kind
 //! the fixture returns, each caller's own notes, the user's answer to an
-//! elicitation, the operator's configuration, and progress reports only for
-//! large exports.
+//! elicitation, the operator's configuration, a log message for the client,
+//! and progress reports only for large exports.
+#![allow(deprecated)] // MCP logging, deprecated in 2026-07-28, is part of what is tested.
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
-    ElicitResult, ElicitationAction, GetPromptRequestParams, ProgressNotificationParam,
-    ReadResourceRequestParams, ResourceContents,
+    ElicitResult, ElicitationAction, GetPromptRequestParams, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ReadResourceRequestParams,
+    ResourceContents,
 };
 use rmcp::service::{NotificationContext, RequestContext, ServiceError};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
@@ -238,12 +240,14 @@ fn python_resources_and_prompts_serve_each_caller_their_own() {
 }
 
 /// A client whose user answers every elicitation with `action` (an
-/// acceptance ticks the box), and that records the progress it hears.
+/// acceptance ticks the box), and that records the progress and the log
+/// messages it hears.
 #[derive(Clone)]
 struct User {
     action: ElicitationAction,
     asked: Arc<Mutex<Vec<String>>>,
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
 }
 
 impl User {
@@ -252,7 +256,17 @@ impl User {
             action,
             asked: Arc::default(),
             progress: Arc::default(),
+            logs: Arc::default(),
         }
+    }
+
+    /// The log messages heard, after waiting (bounded) for `n`.
+    async fn logs_after(&self, n: usize) -> Vec<LoggingMessageNotificationParam> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.logs.lock().unwrap().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        std::mem::take(&mut *self.logs.lock().unwrap())
     }
 
     /// The progress heard, in order of `progress`, after waiting (bounded)
@@ -298,6 +312,14 @@ impl ClientHandler for User {
         _cx: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().unwrap().push(p);
+    }
+
+    async fn on_logging_message(
+        &self,
+        m: LoggingMessageNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.logs.lock().unwrap().push(m);
     }
 }
 
@@ -354,6 +376,11 @@ async fn a_python_tool_hears_the_users_answer_and_the_operators_greeting() {
             )
         );
         assert_eq!(*user.asked.lock().unwrap(), ["Ahoy! Go ahead with deploy?"]);
+        let logs = user.logs_after(1).await;
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert_eq!(logs[0].level, LoggingLevel::Info);
+        assert_eq!(logs[0].logger.as_deref(), Some("py_confirm"));
+        assert_eq!(logs[0].data, json!({"action": "deploy", "answer": word}));
         client.cancel().await.unwrap();
     }
 

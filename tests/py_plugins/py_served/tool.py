@@ -2,7 +2,7 @@
 
 - tool `py_clip` (schema from its type hints): audio, a resource link and a structured result;
 - tool `py_confirm`: asks the user to confirm (elicitation) and says what they answered, with
-  the operator's `greeting` (`[tools.py_confirm.config]`);
+  the operator's `greeting` (`[tools.py_confirm.config]`), also in a log message for the client;
 - resource `pyserved://logo`: a fixed blob;
 - template `pynotes://{id}`: the caller's note `id` as Markdown, from what notes_create wrote
   (bucket `notes`, key `note:<id>`);
@@ -55,6 +55,7 @@ def py_confirm(ctx, *, action: Annotated[str, Field(min_length=1, max_length=100
     greeting = ctx.config("greeting")
     answer = ctx.elicit(f"{greeting or 'Hello'}! Go ahead with {action}?", CONFIRM)
     confirmed = answer.accepted and answer.content.get("confirm") is True
+    ctx.notify_client("info", {"action": action, "answer": answer.action}, logger="py_confirm")
     return {"action": answer.action, "confirmed": confirmed, "greeting": greeting}
 
 
