@@ -74,7 +74,8 @@ $(POLYGLOT)/notes_search.wasm: plugins/notes_search/tool.js $(JS_KIT) wit/0.2/pl
                               $(wildcard wit/0.2/deps/*/*.wit)
 	sdk/js/build.sh plugins/notes_search $@
 
-$(POLYGLOT)/notes_export.wasm: plugins/notes_export/tool.py $(PY_KIT) wit/0.1/plugin.wit
+$(POLYGLOT)/notes_export.wasm: plugins/notes_export/tool.py $(PY_KIT) wit/0.2/plugin.wit \
+                              $(wildcard wit/0.2/deps/*/*.wit)
 	sdk/python/build.sh plugins/notes_export $@
 
 polyglot: $(POLYGLOT)/notes_search.wasm $(POLYGLOT)/notes_export.wasm

@@ -4,20 +4,22 @@ Build: sdk/python/build.sh plugins/notes_export target/polyglot/notes_export.was
 """
 
 from itertools import islice
+from typing import Annotated
 
-from toolhost import tool
+from toolhost import Field, tool
 
-LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
-         "description": "How many of the newest notes to export."}
+REPORTS = 20
+"""At most this many progress reports per export (one every 5 %), and none for an export of
+this many notes or fewer: the host passes on at most 100 per call."""
 
 
 @tool(
     name="notes_export",
     title="Export notes as Markdown",
-    description="Export the caller's newest notes (`limit` of them, default 100) as one Markdown "
-    "document, newest first: a section per note with its title, creation time and text.",
     roles=["member"],
-    input_schema={"type": "object", "properties": {"limit": LIMIT}, "additionalProperties": False},
+    read_only=True,
+    idempotent=True,
+    open_world=False,
     output_schema={
         "type": "object",
         "properties": {
@@ -28,12 +30,23 @@ LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
     },
     render=lambda out: out["markdown"],
 )
-def notes_export(ctx, args):
-    limit = args.get("limit", 100)
+def notes_export(
+    ctx,
+    *,
+    limit: Annotated[int, Field(minimum=1, maximum=1000,
+                                description="How many of the newest notes to export.")] = 100,
+):
+    """Export the caller's newest notes (`limit` of them, default 100) as one Markdown document,
+    newest first: a section per note with its title, creation time and text."""
     scan = ctx.bucket("notes").scan_all("note:", reverse=True, page_size=limit)
+    entries = list(islice(scan, limit))
+    total = len(entries)
+    step = -(-total // REPORTS) if total > REPORTS else 0  # ceil(total / REPORTS)
     parts = ["# Notes\n"]
-    for note in (entry.json() for entry in islice(scan, limit)):
+    for done, entry in enumerate(entries, start=1):
+        note = entry.json()
         title = " ".join(note["title"].split())  # one line, whatever the title holds
         parts.append(f"## {title}\n\n_Created {note['createdAt']}_\n\n{note['body'].strip()}\n")
-    count = len(parts) - 1
-    return {"markdown": "\n".join(parts if count else ["# Notes\n", "No notes.\n"]), "count": count}
+        if step and (done % step == 0 or done == total):
+            ctx.report_progress(done, total, f"{done} of {total} notes")
+    return {"markdown": "\n".join(parts if total else ["# Notes\n", "No notes.\n"]), "count": total}

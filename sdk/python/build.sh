@@ -4,7 +4,8 @@
 #   sdk/python/build.sh <plugin-dir> <out.wasm>
 #
 # The plugin directory holds tool.py (and any pure-Python modules or packages
-# it imports). On first use, and again only when requirements.txt or the
+# it imports), which defines any number of tools, resources and prompts with
+# the decorators of toolhost.py. On first use, and again only when requirements.txt or the
 # python3 version changes, this installs the pinned componentize-py into a
 # virtual environment (default: target/componentize-py at the top of the
 # repository; override with TOOLHOST_PY_VENV). The WIT bindings are generated
@@ -14,7 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 venv=${TOOLHOST_PY_VENV:-$repo/target/componentize-py}
-wit=${TOOLHOST_WIT:-$repo/wit/0.1}
+wit=${TOOLHOST_WIT:-$repo/wit/0.2}
 
 die() { echo "build.sh: $*" >&2; exit 2; }
 
@@ -41,11 +42,11 @@ trap 'rm -rf "$work" "$tmp"' EXIT INT TERM
 
 # The component's entry module: the plugin's tool.py, exported by toolhost.WitWorld.
 cat > "$work/toolhost_app.py" <<'PY'
-import tool  # noqa: F401  (defines the tool with @toolhost.tool)
+import tool  # noqa: F401  (registers its tools, resources and prompts)
 import toolhost
 from toolhost import WitWorld  # noqa: F401
 
-toolhost._registered()  # no tool defined: fail the build, not the first call
+toolhost._check_registered()  # nothing defined: fail the build, not the first call
 PY
 
 # The build reads copies: componentize-py writes __pycache__ next to what it imports.
@@ -54,10 +55,11 @@ cp -R "$plugin/." "$work/plugin/"
 cp "$here/toolhost.py" "$work/sdk/"
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
 
-# The kit's world: the contract's `tool` world, plus the standard WASI
-# interfaces the helper uses for ctx.http and ctx.api_url (wasi:http's
-# outgoing handler and wasi:cli's environment, 0.2.12 as wasmtime 48 serves
-# them; the WIT in wit/deps here is WASI's own).
+# The kit's world: the contract's `tools` world (which brings its own deps,
+# wasi:config/store for ctx.config), plus the standard WASI interfaces the
+# helper uses for ctx.http and ctx.api_url (wasi:http's outgoing handler and
+# wasi:cli's environment, 0.2.12 as wasmtime 48 serves them; the WIT in
+# wit/deps here is WASI's own).
 pkg=$(sed -n 's/^[[:space:]]*package[[:space:]]\{1,\}\([^;[:space:]]*\)[[:space:]]*;.*/\1/p' "$wit"/*.wit | head -n 1)
 [ -n "$pkg" ] || die "no .wit file in $wit declares a package"
 mkdir -p "$work/wit/deps/contract"
@@ -67,8 +69,8 @@ cp -R "$here/wit/deps/." "$work/wit/deps/"
 cat > "$work/wit/kit.wit" <<WIT
 package toolhost:python-kit;
 
-world tool {
-    include ${pkg%@*}/tool@${pkg#*@};
+world tools {
+    include ${pkg%@*}/tools@${pkg#*@};
     import wasi:http/outgoing-handler@0.2.12;
     import wasi:cli/environment@0.2.12;
 }
@@ -76,7 +78,7 @@ WIT
 
 # No VIRTUAL_ENV: componentize-py would add that environment's packages to the
 # component. No backtrace: an error in tool.py is reported as a Python traceback.
-env -u VIRTUAL_ENV RUST_LIB_BACKTRACE=0 "$venv/bin/componentize-py" --quiet -d "$work/wit" -w tool \
+env -u VIRTUAL_ENV RUST_LIB_BACKTRACE=0 "$venv/bin/componentize-py" --quiet -d "$work/wit" -w tools \
     componentize toolhost_app -p "$work" -p "$work/plugin" -p "$work/sdk" -o "$tmp"
 mv "$tmp" "$out"
 echo "build.sh: wrote $out ($(wc -c < "$out") bytes)" >&2

@@ -70,6 +70,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "py_fetch.wasm",
         "PY_FETCH",
     ),
+    (
+        "tests/py_plugins/py_served",
+        "sdk/python/build.sh",
+        "py_served.wasm",
+        "PY_SERVED",
+    ),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";

@@ -1,6 +1,6 @@
-//! Tools written in JavaScript (notes_search) and Python (notes_export),
-//! built by the kits in `sdk/`, next to the Rust notes_create: one store,
-//! one contract, every caller's notes their own.
+//! Tools written in JavaScript (notes_search, contract 0.1) and Python
+//! (notes_export, contract 0.2), built by the kits in `sdk/`, next to the
+//! Rust notes_create: one store, every caller's notes their own.
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
