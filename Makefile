@@ -118,4 +118,5 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
 test: setup pyclient tsclient standin app conformance
+	cd sdk/python && python3 -m unittest -q
 	$(CARGO) test --workspace

@@ -134,6 +134,12 @@ declare module 'toolhost' {
     /** Whether the client cancelled the call (or went away): check it between steps. */
     cancelled(): boolean;
     /**
+     * Tell the caller's clients that subscribed to the resource at `uri` (one this host serves)
+     * that it changed (MCP `notifications/resources/updated`); nobody else's hear it. At most 100
+     * per call.
+     */
+    resourceUpdated(uri: string): void;
+    /**
      * Ask the user through the client (MCP elicitation, form mode): `message` says what and
      * why, `requestedSchema` is the form (a JSON Schema object of primitive properties). Waits
      * for the answer, at most 5 minutes. Throws AskError when the user could not be asked.
@@ -520,6 +526,7 @@ declare module 'toolhost:plugin/call@0.2.0' {
   export function reportProgress(progress: number, total: number | undefined, message: string | undefined): void;
   export function notify(level: Level, logger: string | undefined, data: string): void;
   export function cancelled(): boolean;
+  export function resourceUpdated(uri: string): void;
   export type ElicitAnswer = { tag: 'accept'; val: string } | { tag: 'decline' } | { tag: 'cancel' };
   /** Throws an error whose `payload` is the reason (a string) the user could not be asked. */
   export function elicit(message: string, requestedSchema: string): ElicitAnswer;

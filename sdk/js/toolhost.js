@@ -54,9 +54,8 @@ export class StoreError extends Error {
 
 /**
  * The user (or the client's model) could not be asked: the client does not
- * support it, the request's protocol revision has no server-to-client
- * requests (2026-07-28), no answer in time, the call was cancelled, or too
- * many asks in one call. Uncaught, it fails the call as `failed`.
+ * support it, no answer in time, the call was cancelled, or too many asks
+ * in one call. Uncaught, it fails the call as `failed`.
  */
 export class AskError extends Error {
   constructor(message) {
@@ -456,6 +455,10 @@ function parseAnswer(json) {
   }
 }
 
+function resourceUpdated(uri) {
+  running.resourceUpdated(requireString(uri, 'resourceUpdated: uri'));
+}
+
 function elicit(message, requestedSchema) {
   const schema = schemaText(requestedSchema, 'elicit: requestedSchema');
   const answer = asking(() => running.elicit(requireString(message, 'elicit: message'), schema));
@@ -515,6 +518,7 @@ function contextOf(ctx) {
     reportProgress,
     notifyClient,
     cancelled: () => running.cancelled(),
+    resourceUpdated,
     elicit,
     sample,
     config,

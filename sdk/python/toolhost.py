@@ -520,6 +520,15 @@ class Context:
         return bool(_call_service().cancelled())
 
     @staticmethod
+    def resource_updated(uri: str) -> None:
+        """Tell the caller's clients that subscribed to the resource at ``uri`` (one this host
+        serves) that it changed (MCP ``notifications/resources/updated``); nobody else's hear
+        it. At most 100 per call."""
+        if not isinstance(uri, str):
+            raise TypeError(f"resource_updated takes the URI as a str, not {type(uri).__name__}")
+        _call_service().resource_updated(uri)
+
+    @staticmethod
     def elicit(message: str, requested_schema: Any) -> Elicitation:
         """Ask the user for input through the client (MCP elicitation, form mode): ``message``
         says what and why, ``requested_schema`` is the form, a JSON Schema object (dict or JSON
@@ -551,7 +560,7 @@ class Context:
         """Ask the client's model for a completion (MCP sampling): ``request`` is the
         ``sampling/createMessage`` params (``messages``, ``maxTokens``, ...); returns the result
         (``role``, ``content``, ``model``). Raises ``AskError`` like ``elicit``; MCP deprecates
-        sampling in 2026-07-28, where the host refuses it."""
+        sampling in 2026-07-28, where the host still asks, in rounds like ``elicit``."""
         if not isinstance(request, dict):
             raise TypeError(f"sample takes the request params as a dict, not {type(request).__name__}")
         service = _call_service()

@@ -300,6 +300,7 @@ fn resources_read_the_callers_own_notes_and_the_prompt_is_filled_in() {
 struct Heard {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
+    updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Heard {
@@ -323,6 +324,14 @@ impl ClientHandler for Heard {
         _cx: NotificationContext<RoleClient>,
     ) {
         self.logs.lock().unwrap().push(m);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        p: rmcp::model::ResourceUpdatedNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(p.uri);
     }
 
     async fn create_elicitation(
@@ -447,7 +456,11 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
     );
 
     // Progress three times and one log message, before or beside the
-    // result; the operator's greeting.
+    // result; the operator's greeting; and the resource it says changed.
+    alice
+        .subscribe(rmcp::model::SubscribeRequestParams::new("jsserved://about"))
+        .await
+        .unwrap();
     let result = alice
         .call_tool(
             CallToolRequestParams::new("js_steps").with_arguments(args(json!({"name": "Ada"}))),
@@ -459,6 +472,11 @@ async fn an_mcp_client_sees_the_javascript_components_whole_surface() {
         json!({"greeting": "Bonjour, Ada!", "steps": 3, "configured": true})
     );
     heard.settle(3, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while heard.updated.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(*heard.updated.lock().unwrap(), ["jsserved://about"]);
     let mut progress = std::mem::take(&mut *heard.progress.lock().unwrap());
     progress.sort_by(|a, b| a.progress.total_cmp(&b.progress));
     let values: Vec<f64> = progress.iter().map(|p| p.progress).collect();

@@ -248,6 +248,7 @@ struct User {
     asked: Arc<Mutex<Vec<String>>>,
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
+    updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl User {
@@ -257,6 +258,7 @@ impl User {
             asked: Arc::default(),
             progress: Arc::default(),
             logs: Arc::default(),
+            updated: Arc::default(),
         }
     }
 
@@ -314,6 +316,14 @@ impl ClientHandler for User {
         self.progress.lock().unwrap().push(p);
     }
 
+    async fn on_resource_updated(
+        &self,
+        p: rmcp::model::ResourceUpdatedNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(p.uri);
+    }
+
     async fn on_logging_message(
         &self,
         m: LoggingMessageNotificationParam,
@@ -359,6 +369,11 @@ async fn a_python_tool_hears_the_users_answer_and_the_operators_greeting() {
     ] {
         let user = User::answering(action);
         let client = user.clone().serve(server.transport()).await.unwrap();
+        // A confirmed action changes the logo, for its subscribers.
+        #[allow(deprecated)]
+        let subscribe = rmcp::model::SubscribeRequestParams::new("pyserved://logo");
+        #[allow(deprecated)]
+        client.subscribe(subscribe).await.unwrap();
         let answered = client
             .call_tool(params("py_confirm", json!({"action": "deploy"})))
             .await
@@ -381,8 +396,41 @@ async fn a_python_tool_hears_the_users_answer_and_the_operators_greeting() {
         assert_eq!(logs[0].level, LoggingLevel::Info);
         assert_eq!(logs[0].logger.as_deref(), Some("py_confirm"));
         assert_eq!(logs[0].data, json!({"action": "deploy", "answer": word}));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while confirmed && user.updated.lock().unwrap().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let expected: &[&str] = if confirmed { &["pyserved://logo"] } else { &[] };
+        assert_eq!(*user.updated.lock().unwrap(), expected);
         client.cancel().await.unwrap();
     }
+
+    // A 2026-07-28 client is asked in an input_required round; the call
+    // runs again with the answer.
+    let user = User::answering(ElicitationAction::Accept);
+    let client = {
+        use rmcp::ClientServiceExt;
+        (user.clone())
+            .serve_with_lifecycle(
+                server.transport(),
+                rmcp::ClientLifecycleMode::Discover {
+                    preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                },
+            )
+            .await
+            .unwrap()
+    };
+    let answered = client
+        .call_tool(params("py_confirm", json!({"action": "ship"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        answered.structured_content.clone().unwrap(),
+        json!({"action": "accept", "confirmed": true, "greeting": "Ahoy"}),
+        "{answered:?}"
+    );
+    assert_eq!(*user.asked.lock().unwrap(), ["Ahoy! Go ahead with ship?"]);
+    client.cancel().await.unwrap();
 
     // A client that cannot be asked: the kit's AskError fails the call
     // with the host's reason.

@@ -42,7 +42,7 @@ const media = defineTool({
 const steps = defineTool({
   name: 'js_steps',
   title: 'Steps',
-  description: 'Report progress three times, tell the client once, and greet with the operator\'s `greeting`.',
+  description: 'Report progress three times, tell the client once, say `jsserved://about` changed, and greet with the operator\'s `greeting`.',
   annotations: { readOnly: true, openWorld: false },
   inputSchema: {
     type: 'object',
@@ -67,6 +67,8 @@ const steps = defineTool({
       ctx.reportProgress(i, 3, `step ${i} of 3`);
     }
     ctx.notifyClient('info', { done, name }, 'js_steps');
+    // Its subscribers hear that the about page changed.
+    ctx.resourceUpdated('jsserved://about');
     const configured = ctx.config('greeting');
     return { greeting: `${configured ?? 'Hello'}, ${name}!`, steps: done, configured: configured !== undefined };
   },

@@ -51,11 +51,14 @@ CONFIRM = {
 
 @tool(name="py_confirm", destructive=False, open_world=False)
 def py_confirm(ctx, *, action: Annotated[str, Field(min_length=1, max_length=100)]):
-    """Ask the user to confirm `action` and say what they answered."""
+    """Ask the user to confirm `action` and say what they answered; a confirmed action tells the
+    subscribers of `pyserved://logo` that it changed."""
     greeting = ctx.config("greeting")
     answer = ctx.elicit(f"{greeting or 'Hello'}! Go ahead with {action}?", CONFIRM)
     confirmed = answer.accepted and answer.content.get("confirm") is True
     ctx.notify_client("info", {"action": action, "answer": answer.action}, logger="py_confirm")
+    if confirmed:
+        ctx.resource_updated("pyserved://logo")  # the action changes the logo, say its subscribers
     return {"action": answer.action, "confirmed": confirmed, "greeting": greeting}
 
 
