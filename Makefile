@@ -29,13 +29,16 @@ APP         := tests/app
 TSCLIENT    := tests/clients/typescript
 # The official MCP conformance suite, and the Node.js 22 it needs (npm).
 CONFORMANCE := tests/conformance
+# MCP Inspector, whose command-line mode the tests drive (npm; runs on the
+# conformance suite's Node.js 22).
+INSPECTOR   := tests/clients/inspector
 
 # The embedding example's plugins: the bundled ones and the tools that call
 # its API.
 EMBED_DIR   := $(RUN_DIR)/embed-plugins
 EMBEDDED    := projects_list projects_create
 
-.PHONY: setup pyclient tsclient standin app conformance polyglot plugins host run embed demo test
+.PHONY: setup pyclient tsclient inspector standin app conformance polyglot plugins host run embed demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
@@ -51,6 +54,11 @@ tsclient: $(TSCLIENT)/node_modules/.package-lock.json
 
 $(TSCLIENT)/node_modules/.package-lock.json: $(TSCLIENT)/package-lock.json
 	cd $(TSCLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+inspector: $(INSPECTOR)/node_modules/.package-lock.json
+
+$(INSPECTOR)/node_modules/.package-lock.json: $(INSPECTOR)/package-lock.json
+	cd $(INSPECTOR) && npm ci --no-audit --no-fund --loglevel=error
 
 standin: $(STANDIN)/node_modules/.package-lock.json
 
@@ -117,6 +125,6 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient tsclient standin app conformance
+test: setup pyclient tsclient inspector standin app conformance
 	cd sdk/python && python3 -m unittest -q
 	$(CARGO) test --workspace
