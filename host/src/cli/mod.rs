@@ -5,6 +5,7 @@ mod call;
 mod config;
 mod inspect;
 mod keys;
+mod new;
 mod serve;
 mod token;
 
@@ -56,6 +57,9 @@ enum Command {
     /// tokens tools' requests carry.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Create a tool project (Rust, JavaScript or Python) that builds with
+    /// one command, with a working example tool.
+    New(new::NewArgs),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -236,6 +240,7 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Config(command) => config::run(command),
         Command::Keys(command) => keys::run(command),
+        Command::New(args) => new::run(args),
     };
     logging.finish();
     ExitCode::from(code)
@@ -260,4 +265,31 @@ fn print_line(line: &str) -> bool {
 /// Print `value` as pretty JSON on stdout.
 fn print_json(value: &serde_json::Value) {
     print_line(&serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
+/// How a shell runs this binary again: `toolhost` when that name on the
+/// `PATH` is this very file, otherwise its full path (after `make run` the
+/// binary is in the target directory, not on the `PATH`).
+pub(crate) fn this_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "toolhost".to_owned();
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let first = std::env::split_paths(&path)
+        .map(|dir| dir.join("toolhost"))
+        .find(|candidate| candidate.is_file());
+    match first.and_then(|c| std::fs::canonicalize(c).ok()) {
+        Some(found) if found == me => "toolhost".to_owned(),
+        _ => me.to_string_lossy().into_owned(),
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+pub(crate) fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }

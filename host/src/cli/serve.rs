@@ -1,6 +1,6 @@
 //! `toolhost serve`: the MCP server over Streamable HTTP or stdio.
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{EXIT_OK, EXIT_USAGE, shell_word, this_command};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use toolhost::{Config, Host};
@@ -150,36 +150,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// How a shell runs this binary again: `toolhost` when that name on the
-/// `PATH` is this very file, otherwise its full path (after `make run` the
-/// binary is in the target directory, not on the `PATH`).
-fn this_command() -> String {
-    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
-        return "toolhost".to_owned();
-    };
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let first = std::env::split_paths(&path)
-        .map(|dir| dir.join("toolhost"))
-        .find(|candidate| candidate.is_file());
-    match first.and_then(|c| std::fs::canonicalize(c).ok()) {
-        Some(found) if found == me => "toolhost".to_owned(),
-        _ => me.to_string_lossy().into_owned(),
-    }
-}
-
-/// `word` quoted for a POSIX shell when it needs to be.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::shell_word;
+    use super::super::shell_word;
 
     #[test]
     fn words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
