@@ -17,14 +17,18 @@ const PNG = new Uint8Array([
 
 /** A WAV header with no samples (each character of the string is one byte). */
 const WAV = Uint8Array.from(
-  'RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x44\xac\x00\x00\x88\x58\x01\x00\x02\x00\x10\x00data\x00\x00\x00\x00',
+  'RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x44\xac\x00\x00\x88\x58\x01\x00' +
+    '\x02\x00\x10\x00data\x00\x00\x00\x00',
   (c) => c.charCodeAt(0),
 );
 
 /** No arguments (any object is accepted), and nothing structured back: the scenarios read content. */
 const NOTHING = { type: 'object' };
 
-/** A read-only tool without arguments whose result is `content` (blocks or text) and an empty structured result. */
+/**
+ * A read-only tool without arguments whose result is what `call(ctx)` returns (content blocks, or
+ * text) and an empty structured result.
+ */
 function fixed(name, description, call) {
   return defineTool({
     name,

@@ -43,9 +43,11 @@ def prompt_with_arguments(ctx, *, arg1: Annotated[str, Field(description="First 
     return [user(f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")]
 
 
+RESOURCE_URI = Annotated[str, Field(description="The URI of the resource to embed")]
+
+
 @prompt(name="test_prompt_with_embedded_resource")
-def prompt_with_embedded_resource(
-        ctx, *, resourceUri: Annotated[str, Field(description="The URI of the resource to embed")]):  # the suite names it
+def prompt_with_embedded_resource(ctx, *, resourceUri: RESOURCE_URI):  # the suite's camelCase name
     """A prompt that embeds a resource."""
     return [
         user(embedded_text(resourceUri, "Embedded resource content for testing.", "text/plain")),
@@ -82,7 +84,9 @@ def _text(out):
     read_only=True,
     input_schema={
         "type": "object",
-        "properties": {"prompt": {"type": "string", "description": "The prompt to send to the client's model."}},
+        "properties": {
+            "prompt": {"type": "string", "description": "The prompt to send to the client's model."},
+        },
         "required": ["prompt"],
     },
     output_schema=ANSWER,
