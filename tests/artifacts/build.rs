@@ -76,6 +76,18 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "py_served.wasm",
         "PY_SERVED",
     ),
+    (
+        "tests/js_plugins/conformance_js",
+        "sdk/js/build.sh",
+        "conformance_js.wasm",
+        "CONFORMANCE_JS",
+    ),
+    (
+        "tests/py_plugins/conformance_py",
+        "sdk/python/build.sh",
+        "conformance_py.wasm",
+        "CONFORMANCE_PY",
+    ),
 ];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";

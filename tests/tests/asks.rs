@@ -5,7 +5,8 @@
 //! borrowed or replayed `requestState` is refused). Every outcome is an
 //! answer or an error the tool sees: an acceptance, a decline, a dismissal,
 //! a client that cannot be asked; and a call cancelled while it waits for
-//! the user stops at once.
+//! the user stops at once. The asking tools are the conformance suite's, in
+//! Python (`tests/py_plugins/conformance_py`).
 #![allow(deprecated)] // MCP sampling, deprecated in 2026-07-28, is what is tested.
 
 use rmcp::model::{
@@ -19,7 +20,7 @@ use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use toolhost_tests::{TestServer, create_note, plugins};
+use toolhost_tests::{TestServer, create_note, plugins, shared_cache};
 
 /// A client whose user answers every elicitation with `action` (after
 /// `delay`), and whose model answers every sampling request.
@@ -100,6 +101,11 @@ impl ClientHandler for User {
     }
 }
 
+/// The Python asking tools (`conformance_py`) compile once for every test.
+fn cached(config: &mut toolhost::Config) {
+    config.storage.cache_dir = Some(shared_cache());
+}
+
 fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
     CallToolRequestParams::new(tool.to_owned())
         .with_arguments(arguments.as_object().cloned().unwrap())
@@ -121,7 +127,7 @@ async fn elicit(client: &RunningService<RoleClient, impl ClientHandler>) -> Call
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_of_the_user_is_one_the_tool_sees() {
-    let server = TestServer::start(&[plugins::CONFORMANCE_TOOLS], |_| {}).await;
+    let server = TestServer::start(&[plugins::CONFORMANCE_PY], cached).await;
     let user = User::answering(ElicitationAction::Accept);
     let client = user.clone().serve(server.transport()).await.unwrap();
     let accepted = elicit(&client).await;
@@ -162,7 +168,7 @@ async fn every_answer_of_the_user_is_one_the_tool_sees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_cannot_be_asked_gives_the_tool_the_reason() {
-    let server = TestServer::start(&[plugins::CONFORMANCE_TOOLS], |_| {}).await;
+    let server = TestServer::start(&[plugins::CONFORMANCE_PY], cached).await;
     // The default client declares neither elicitation nor sampling.
     let client = ().serve(server.transport()).await.unwrap();
     let refused = elicit(&client).await;
@@ -210,12 +216,12 @@ async fn client_2026(server: &TestServer, user: User) -> RunningService<RoleClie
 async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answers() {
     let server = TestServer::start(
         &[
-            plugins::CONFORMANCE_TOOLS,
+            plugins::CONFORMANCE_PY,
             plugins::NOTES_CREATE,
             plugins::NOTES_LIST,
             plugins::NOTES_DELETE,
         ],
-        |_| {},
+        cached,
     )
     .await;
     let user = User::answering(ElicitationAction::Accept);
@@ -285,7 +291,7 @@ fn round(message: &str, extra: Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_state_opens_once_for_its_caller_tool_and_arguments_only() {
-    let server = TestServer::start(&[plugins::CONFORMANCE_TOOLS], |_| {}).await;
+    let server = TestServer::start(&[plugins::CONFORMANCE_PY], cached).await;
     let (status, first) = server.post_raw("alice", round("Who?", json!({}))).await;
     assert_eq!(status, 200, "{first}");
     let result = &first["result"];
@@ -346,7 +352,7 @@ async fn a_request_state_opens_once_for_its_caller_tool_and_arguments_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_waiting_for_the_user_stops_when_the_client_cancels_it() {
-    let server = TestServer::start(&[plugins::CONFORMANCE_TOOLS], |_| {}).await;
+    let server = TestServer::start(&[plugins::CONFORMANCE_PY], cached).await;
     let user = User {
         delay: Duration::from_secs(60),
         ..User::answering(ElicitationAction::Accept)

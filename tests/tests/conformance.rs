@@ -1,6 +1,11 @@
 //! The official MCP conformance suite (npm `@modelcontextprotocol/conformance`,
 //! pinned in `tests/conformance`) against `toolhost serve` with the fixture
-//! tools, resources and prompts as two 0.2 components: every active server
+//! tools, resources and prompts as four 0.2 components in the three languages
+//! the project supports: in Rust the resources and templates
+//! (`conformance_served`) and the JSON Schema 2020-12 tool
+//! (`conformance_tools`), in JavaScript the content, error, logging and
+//! progress tools (`conformance_js`), in Python the prompts and the tools that
+//! ask the user or the client's model (`conformance_py`). Every active server
 //! scenario runs, and the test fails unless every one passes
 //! (`tests/conformance/expected-failures.yml` lists none).
 //!
@@ -15,7 +20,7 @@ use axum::response::Response;
 use futures::TryStreamExt;
 use std::process::Command;
 use std::time::Duration;
-use toolhost_tests::{TestServer, plugins, workspace};
+use toolhost_tests::{TestServer, plugins, shared_cache, workspace};
 
 /// Forwards requests to the server with the token; headers (Host included,
 /// for the DNS-rebinding scenario) and bodies pass unchanged, streamed.
@@ -58,10 +63,16 @@ async fn forward(State((upstream, token)): State<(String, String)>, request: Req
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_conformance_suite_passes_all_but_the_listed_scenarios() {
     let server = TestServer::start(
-        &[plugins::CONFORMANCE_TOOLS, plugins::CONFORMANCE_SERVED],
+        &[
+            plugins::CONFORMANCE_TOOLS,
+            plugins::CONFORMANCE_SERVED,
+            plugins::CONFORMANCE_JS,
+            plugins::CONFORMANCE_PY,
+        ],
         |c| {
             // The suite opens a session per scenario and never ends one.
             c.server.max_sessions_per_caller = 256;
+            c.storage.cache_dir = Some(shared_cache());
         },
     )
     .await;

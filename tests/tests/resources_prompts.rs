@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use toolhost::config::ServedPolicy;
-use toolhost_tests::{TestServer, create_note, plugins};
+use toolhost_tests::{TestServer, create_note, plugins, shared_cache};
 
 const RELOAD: Duration = Duration::from_secs(10);
 
@@ -154,9 +154,9 @@ async fn clients_get_prompts_filled_in_and_bad_arguments_are_refused() {
         &[
             plugins::NOTES_CREATE,
             plugins::NOTES_LIST,
-            plugins::CONFORMANCE_SERVED,
+            plugins::CONFORMANCE_PY,
         ],
-        |_| {},
+        |c| c.storage.cache_dir = Some(shared_cache()),
     )
     .await;
     let client = ().serve(server.transport_as("carol", &["member"])).await.unwrap();
@@ -373,8 +373,8 @@ async fn sessions_hear_which_lists_changed_and_subscribers_of_their_resources() 
     let heard = Heard::default();
     let client = heard.clone().serve(server.transport()).await.unwrap();
     server.install_plugin(plugins::CONFORMANCE_SERVED, "served.wasm");
-    // Resources and prompts came; the tools did not change.
-    assert_eq!(heard.settle(2).await, ["prompts", "resources"]);
+    // Resources came; the prompts and the tools did not change.
+    assert_eq!(heard.settle(1).await, ["resources"]);
 
     client
         .subscribe(SubscribeRequestParams::new("test://watched-resource"))
@@ -407,19 +407,22 @@ async fn sessions_hear_which_lists_changed_and_subscribers_of_their_resources() 
     assert!(refused, "{:?}", server.host.registry().problems());
     server.remove_plugin("zz-again.wasm");
 
-    // The serving file goes away: both lists changed, and the subscribed
+    // The serving file goes away: the resources changed, and the subscribed
     // resource (only it) is no longer what it was.
     server.remove_plugin("served.wasm");
     assert_eq!(
-        heard.settle(3).await,
-        ["prompts", "resources", "updated test://watched-resource"]
+        heard.settle(2).await,
+        ["resources", "updated test://watched-resource"]
     );
+    // A file serving a tool, a template and a prompt goes: all three lists.
+    server.remove_plugin("notes_list.wasm");
+    assert_eq!(heard.settle(3).await, ["prompts", "resources", "tools"]);
     client.cancel().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listeners_of_the_2026_revision_hear_of_resources_and_prompts() {
-    let server = TestServer::start(&[plugins::NOTES_LIST], |_| {}).await;
+    let server = TestServer::start(&[plugins::CONFORMANCE_SERVED], |_| {}).await;
     let client = server.client_2026().await;
     let mut subscription = client
         .listen(
@@ -430,7 +433,9 @@ async fn listeners_of_the_2026_revision_hear_of_resources_and_prompts() {
         )
         .await
         .unwrap();
-    server.install_plugin(plugins::CONFORMANCE_SERVED, "served.wasm");
+    // notes_list serves a template and a prompt (and a tool, which this
+    // listener did not ask to hear of).
+    server.install_plugin(plugins::NOTES_LIST, "notes_list.wasm");
     let mut heard = Vec::new();
     for _ in 0..2 {
         let note = tokio::time::timeout(RELOAD, subscription.next())

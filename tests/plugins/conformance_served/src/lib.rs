@@ -1,6 +1,7 @@
-//! The resources and prompts the official MCP conformance suite reads, as
-//! one 0.2 component that serves no tool: each returns what its scenario
-//! checks for.
+//! The resources and resource templates the official MCP conformance suite
+//! reads, as one 0.2 component that serves no tool and no prompt: each
+//! returns what its scenario checks for. The suite's prompts are in
+//! `tests/py_plugins/conformance_py`.
 
 use toolhost_sdk::prelude::*;
 
@@ -93,81 +94,8 @@ impl Resource for Template {
     }
 }
 
-struct Simple;
-
-impl Prompt for Simple {
-    fn describe() -> DescribePrompt {
-        DescribePrompt::new("test_simple_prompt", "A simple prompt without arguments.")
-    }
-
-    fn get(_ctx: &Context, _args: &PromptArguments) -> Result<Vec<PromptMessage>, ToolError> {
-        Ok(vec![PromptMessage::user(Content::text(
-            "This is a simple prompt for testing.",
-        ))])
-    }
-}
-
-struct WithArguments;
-
-impl Prompt for WithArguments {
-    fn describe() -> DescribePrompt {
-        DescribePrompt::new("test_prompt_with_arguments", "A prompt with two arguments.")
-            .required("arg1", "First test argument")
-            .required("arg2", "Second test argument")
-    }
-
-    fn get(_ctx: &Context, args: &PromptArguments) -> Result<Vec<PromptMessage>, ToolError> {
-        let (a, b) = (
-            args.get("arg1").unwrap_or(""),
-            args.get("arg2").unwrap_or(""),
-        );
-        Ok(vec![PromptMessage::user(Content::text(format!(
-            "Prompt with arguments: arg1='{a}', arg2='{b}'"
-        )))])
-    }
-}
-
-struct WithResource;
-
-impl Prompt for WithResource {
-    fn describe() -> DescribePrompt {
-        DescribePrompt::new(
-            "test_prompt_with_embedded_resource",
-            "A prompt that embeds a resource.",
-        )
-        .required("resourceUri", "The URI of the resource to embed")
-    }
-
-    fn get(_ctx: &Context, args: &PromptArguments) -> Result<Vec<PromptMessage>, ToolError> {
-        let uri = args.get("resourceUri").unwrap_or("test://example-resource");
-        Ok(vec![
-            PromptMessage::user(Content::embedded_text(
-                uri,
-                "text/plain",
-                "Embedded resource content for testing.",
-            )),
-            PromptMessage::user(Content::text("Please process the embedded resource above.")),
-        ])
-    }
-}
-
-struct WithImage;
-
-impl Prompt for WithImage {
-    fn describe() -> DescribePrompt {
-        DescribePrompt::new("test_prompt_with_image", "A prompt with an image.")
-    }
-
-    fn get(_ctx: &Context, _args: &PromptArguments) -> Result<Vec<PromptMessage>, ToolError> {
-        Ok(vec![
-            PromptMessage::user(Content::image(PNG.to_vec(), "image/png")),
-            PromptMessage::user(Content::text("Please analyze the image above.")),
-        ])
-    }
-}
-
 toolhost_sdk::export_component! {
     tools: [],
     resources: [StaticText, StaticBinary, Watched, Template],
-    prompts: [Simple, WithArguments, WithResource, WithImage],
+    prompts: [],
 }
