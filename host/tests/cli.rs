@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use toolhost_test_artifacts::{
     MULTI_TOOLS, NOT_A_TOOL, NOTES_CREATE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH, PROJECTS_LIST,
+    V01_NOTES,
 };
 
 fn toolhost(args: &[&str], cache: &Path) -> Output {
@@ -231,13 +232,17 @@ fn inspect_prints_contract_imports_each_tools_schema_roles_and_hints_and_the_res
     assert_eq!(info["prompts"][0]["name"], "summarise_notes");
     assert_eq!(info["prompts"][0]["arguments"][0]["name"], "topic");
     assert_eq!(info["prompts"][0]["arguments"][0]["required"], false);
-    // The JavaScript kit builds the 0.1 contract: no hints.
-    let out = toolhost(&["inspect", NOTES_SEARCH], cache.path());
+    // A 0.1 component has no hints; the JavaScript kit builds 0.2 ones.
+    let out = toolhost(&["inspect", V01_NOTES], cache.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let info = json(&out);
     assert_eq!(info["contract"], "toolhost:plugin/tool@0.1.0");
-    assert_eq!(info["tools"][0]["name"], "notes_search");
+    assert_eq!(info["tools"][0]["name"], "v01_note_titles");
     assert_eq!(info["tools"][0]["annotations"]["readOnlyHint"], Value::Null);
+    let out = toolhost(&["inspect", NOTES_SEARCH], cache.path());
+    let info = json(&out);
+    assert_eq!(info["contract"], "toolhost:plugin/tools@0.2.0");
+    assert_eq!(info["tools"][0]["annotations"]["readOnlyHint"], true);
     let out = toolhost(&["inspect", MULTI_TOOLS], cache.path());
     let names: Vec<Value> = json(&out)["tools"]
         .as_array()
