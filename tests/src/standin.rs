@@ -29,10 +29,22 @@ impl StandIn {
             .stderr(Stdio::null())
             .spawn()
             .expect("start node");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the stand-in's first line");
+        // Its first line says where it listens; a stand-in that never says
+        // fails the test instead of hanging it.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (said, first) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line);
+            let _ = said.send(read.map(|_| line));
+        });
+        let line = match first.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(read) => read.expect("read the stand-in's first line"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the stand-in did not say where it listens within 60 s")
+            }
+        };
         let url = line
             .trim()
             .strip_prefix("LISTENING ")
