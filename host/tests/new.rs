@@ -35,7 +35,7 @@ fn create_build_call(parent: &Path, name: &str, lang: &str) -> String {
     assert!(created.status.success(), "{}", text(&created.stderr));
     let said = text(&created.stdout);
     assert!(said.contains("Build it and call it"), "{said}");
-    for file in ["README.md", ".gitignore"] {
+    for file in ["README.md", ".gitignore", "tests.toml"] {
         assert!(dir.join(file).is_file(), "{file} missing in {d}");
     }
     let (built, wasm) = if lang == "rust" {
@@ -76,6 +76,19 @@ fn create_build_call(parent: &Path, name: &str, lang: &str) -> String {
         "--no-cache",
     ]);
     assert!(called.status.success(), "{}", text(&called.stderr));
+    let tested = Command::new(env!("CARGO_BIN_EXE_toolhost"))
+        .arg("test")
+        .arg(&dir)
+        .args(["--component", wasm.to_str().unwrap()])
+        .output()
+        .expect("run toolhost test");
+    assert!(
+        tested.status.success(),
+        "{lang}: {}{}",
+        text(&tested.stdout),
+        text(&tested.stderr)
+    );
+    assert!(text(&tested.stdout).contains("2 passed, 0 failed"));
     let result: serde_json::Value = serde_json::from_slice(&called.stdout).unwrap();
     assert_eq!(result["structuredContent"]["caller"], "you", "{result}");
     result["content"][0]["text"].as_str().unwrap().to_owned()

@@ -7,6 +7,7 @@ mod inspect;
 mod keys;
 mod new;
 mod serve;
+mod test;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,9 @@ enum Command {
     /// Create a tool project (Rust, JavaScript or Python) that builds with
     /// one command, with a working example tool.
     New(new::NewArgs),
+    /// Run the declarative cases of a tool's `tests.toml` in isolation (no
+    /// server, no authentication); exit 1 if any fails.
+    Test(test::TestArgs),
 }
 
 /// Where compiled artifacts go, shared by the subcommands.
@@ -241,6 +245,7 @@ pub fn run() -> ExitCode {
         Command::Config(command) => config::run(command),
         Command::Keys(command) => keys::run(command),
         Command::New(args) => new::run(args),
+        Command::Test(args) => test::run(args),
     };
     logging.finish();
     ExitCode::from(code)

@@ -179,6 +179,14 @@ fn rust(name: &str, sdk: &Path) -> Vec<File> {
         (".cargo/config.toml", RUST_CONFIG.to_owned(), false),
         ("src/lib.rs", fill(RUST_TOOL), false),
         ("README.md", fill(RUST_README), false),
+        (
+            "tests.toml",
+            TESTS.replace("{{name}}", name).replace(
+                "{{component}}",
+                &format!("target/wasm32-wasip2/release/{name}.wasm"),
+            ),
+            false,
+        ),
         (".gitignore", "/target\n".to_owned(), false),
     ]
 }
@@ -194,6 +202,13 @@ fn kit(name: &str, sdk: &Path, kit: &str, entry: &'static str, tool: &str) -> Ve
         (entry, fill(tool), false),
         ("build.sh", fill(KIT_BUILD), true),
         ("README.md", fill(KIT_README), false),
+        (
+            "tests.toml",
+            TESTS
+                .replace("{{name}}", name)
+                .replace("{{component}}", &format!("{name}.wasm")),
+            false,
+        ),
         (".gitignore", "*.wasm\n__pycache__/\n".to_owned(), false),
     ]
 }
@@ -207,6 +222,27 @@ fn toml_string(text: &str) -> String {
 fn shell_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
+
+const TESTS: &str = r#"# `toolhost test` runs these cases against the built component, in isolation.
+component = "{{component}}"
+
+[[case]]
+name = "greets by name, as the caller"
+tool = "{{name}}"
+caller = { subject = "alice", roles = ["member"] }
+args = { name = "Ada" }
+
+[case.expect]
+structured = { greeting = "Hello, Ada!", caller = "alice" }
+text = "Hello, Ada!"
+
+[[case]]
+name = "an empty name is refused"
+args = { name = "" }
+
+[case.expect]
+error = { kind = "invalid_arguments" }
+"#;
 
 const RUST_CARGO: &str = r#"[package]
 name = "{{name}}"
@@ -298,6 +334,8 @@ wasm32-wasip2` once):
 and try it, or put the `.wasm` in a server's plugins folder:
 
     toolhost call target/wasm32-wasip2/release/{{name}}.wasm --subject you --roles member --args '{"name":"Ada"}'
+
+`toolhost test` runs the cases of `tests.toml` against the built component.
 "#;
 
 const KIT_BUILD: &str = r#"#!/bin/sh
@@ -316,6 +354,8 @@ A toolhost tool: `{{entry}}`. Build it (the kit installs its toolchain on first 
 and try it, or put `{{name}}.wasm` in a server's plugins folder:
 
     toolhost call {{name}}.wasm --subject you --roles member --args '{"name":"Ada"}'
+
+`toolhost test` runs the cases of `tests.toml` against the built component.
 "#;
 
 const JS_TOOL: &str = r#"// {{name}}: greet someone by name, as the signed-in user.
