@@ -85,3 +85,60 @@ text = "Pay rent"
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn a_project_is_built_first_when_its_sources_are_newer_and_only_then() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("hello_js");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    let made = Command::new(env!("CARGO_BIN_EXE_toolhost"))
+        .args(["new", "hello_js", "--lang", "js", "--dir"])
+        .arg(&dir)
+        .arg("--sdk")
+        .arg(sdk.canonicalize().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let test = || {
+        Command::new(env!("CARGO_BIN_EXE_toolhost"))
+            .arg("test")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let first = test();
+    let said = String::from_utf8_lossy(&first.stderr);
+    assert!(said.contains("building hello_js (JavaScript)"), "{said}");
+    assert!(
+        first.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    assert!(dir.join("hello_js.wasm").is_file());
+
+    let again = test();
+    assert!(again.status.success());
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("building"),
+        "nothing changed, nothing is built: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A change the cases do not expect: rebuilt, and the new build is tested.
+    let source = dir.join("tool.js");
+    let text = std::fs::read_to_string(&source).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&source, text.replace("Hello, ", "Hi, ")).unwrap();
+    let changed = test();
+    let out = String::from_utf8_lossy(&changed.stdout);
+    assert!(String::from_utf8_lossy(&changed.stderr).contains("building"));
+    assert_eq!(changed.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("Hi, Ada!") && out.contains("1 passed, 1 failed"),
+        "{out}"
+    );
+}

@@ -6,6 +6,7 @@ mod config;
 mod inspect;
 mod keys;
 mod new;
+mod project;
 mod serve;
 mod test;
 mod token;

@@ -7,8 +7,12 @@
 //! the given fields, a text that contains the given words, an error of a
 //! kind whose message contains the given words, the store's contents after.
 //!
+//! Given a tool project (a `Cargo.toml` or a `build.sh`, see
+//! [`super::project`]), it first builds the component when a source is
+//! newer (cargo decides for Rust), and tests what the build made.
+//!
 //! ```toml
-//! component = "hello.wasm"          # optional: the project's build output
+//! component = "hello.wasm"          # a kit project's build output; or any component
 //!
 //! [[case]]
 //! name = "greets the caller"
@@ -24,6 +28,7 @@
 //! # store.notes."note:1" = false    # false: the key is gone
 //! ```
 
+use super::project::Project;
 use super::{CacheArgs, EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, runtime};
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,9 +44,13 @@ pub struct TestArgs {
     /// A tool project (with `tests.toml`), or a component whose `tests.toml`
     /// is beside it [default: the current directory].
     target: Option<PathBuf>,
-    /// The component to test, instead of the one `tests.toml` names.
+    /// The component to test, instead of the project's build (nothing is
+    /// built) or the one `tests.toml` names.
     #[arg(long, value_name = "FILE.wasm")]
     component: Option<PathBuf>,
+    /// Test the component as it is, without building the project first.
+    #[arg(long)]
+    no_build: bool,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -138,6 +147,23 @@ pub fn run(args: TestArgs) -> u8 {
     }
 }
 
+/// Build `project` when its sources are newer than its component: the
+/// component.
+fn build(project: &Project) -> Result<PathBuf, String> {
+    if let Some(built) = project.fresh() {
+        return Ok(built);
+    }
+    eprintln!("building {} ({})", project.name(), project.language());
+    let started = std::time::Instant::now();
+    let wasm = project.build()?;
+    eprintln!(
+        "built {} in {:.1} s",
+        wasm.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(wasm)
+}
+
 /// The `tests.toml` and the component for `target`.
 fn locate(target: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
     if target.extension().is_some_and(|e| e == "wasm") {
@@ -150,7 +176,13 @@ fn locate(target: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
 fn test(args: &TestArgs) -> Result<u8, String> {
     let target = args.target.clone().unwrap_or_else(|| PathBuf::from("."));
     let (file, beside) = locate(&target)?;
-    let given = args.component.clone().or(beside);
+    let mut given = args.component.clone().or(beside);
+    if given.is_none()
+        && !args.no_build
+        && let Some(project) = Project::open(&target)?
+    {
+        given = Some(build(&project)?);
+    }
     let text = std::fs::read_to_string(&file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let suite: Suite =
