@@ -602,6 +602,11 @@ impl Host {
         .map_err(HostError::Serve)
     }
 
+    /// Whether [`Host::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
     /// Stop accepting connections and watching plugins; let the tool calls
     /// in flight finish and their answers go out (up to
     /// `server.shutdown_grace_ms`), then close the MCP sessions and flush the

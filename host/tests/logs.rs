@@ -2,22 +2,16 @@
 //! token's `kid` and `typ`, a tool name) are logged escaped, without a valid
 //! token too.
 
+mod support;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::free_port;
 
 /// A line an attacker would like to see in the log, as if the host wrote it.
 const FORGED: &str = "2026-01-01T00:00:00.000000Z  INFO toolhost::host: forged line";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn token_with_header(header: serde_json::Value) -> String {
     format!(

@@ -8,19 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+mod support;
+use support::{bin, call, free_port};
 use toolhost_test_artifacts::{HOSTILE_LOOP, NOTES_CREATE, NOTES_LIST};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_toolhost"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `toolhost serve --dev` on `port`, ready (its /healthz answers).
 fn serve(dir: &Path, port: u16, extra: &[&str]) -> Child {
@@ -60,39 +50,6 @@ fn token(dir: &Path, subject: &str) -> String {
         .unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A stateless tools/call; the JSON-RPC result, or None when the server
-/// could not be reached or did not answer.
-fn call(
-    client: &reqwest::blocking::Client,
-    port: u16,
-    token: &str,
-    tool: &str,
-    args: Value,
-) -> Option<Value> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let response = client
-        .post(format!("http://127.0.0.1:{port}/mcp"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(body.to_string())
-        .send()
-        .ok()?;
-    let text = response.text().ok()?;
-    let line = text
-        .lines()
-        .rev()
-        .find_map(|l| Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{')))?;
-    serde_json::from_str::<Value>(line)
-        .ok()?
-        .get("result")
-        .cloned()
 }
 
 fn plugins_dir(dir: &Path, plugins: &[&str]) {

@@ -3,6 +3,7 @@
 mod audit;
 mod call;
 mod config;
+mod dev;
 mod inspect;
 mod keys;
 mod new;
@@ -62,6 +63,9 @@ enum Command {
     /// Create a tool project (Rust, JavaScript or Python) that builds with
     /// one command, with a working example tool.
     New(new::NewArgs),
+    /// Build tool projects, serve them in development mode, and rebuild and
+    /// swap in each one when its sources change.
+    Dev(dev::DevArgs),
     /// Run the declarative cases of a tool's `tests.toml` in isolation (no
     /// server, no authentication); exit 1 if any fails.
     Test(test::TestArgs),
@@ -246,6 +250,7 @@ pub fn run() -> ExitCode {
         Command::Config(command) => config::run(command),
         Command::Keys(command) => keys::run(command),
         Command::New(args) => new::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Test(args) => test::run(args),
     };
     logging.finish();

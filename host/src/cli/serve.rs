@@ -3,6 +3,7 @@
 use super::{EXIT_OK, EXIT_USAGE, shell_word, this_command};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use toolhost::{Config, Host};
 
 #[derive(clap::Args)]
@@ -73,18 +74,33 @@ pub fn run(args: ServeArgs) -> u8 {
 }
 
 async fn serve(config: Config, stdio: bool) -> Result<(), String> {
-    let listen = config.server.listen;
-    let data_dir = config.storage.data_dir.clone();
-    let host = std::sync::Arc::new(Host::start(config).await.map_err(|e| e.to_string())?);
+    let host = start(config).await?;
+    if stdio {
+        return host.serve_stdio().await.map_err(|e| e.to_string());
+    }
+    let (listener, router) = listen(&host).await?;
+    host.serve_router(listener, router)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Start the host, and stop it on Ctrl-C or SIGTERM.
+pub(super) async fn start(config: Config) -> Result<Arc<Host>, String> {
+    let host = Arc::new(Host::start(config).await.map_err(|e| e.to_string())?);
     let stopper = host.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
         stopper.shutdown();
     });
-    if stdio {
-        return host.serve_stdio().await.map_err(|e| e.to_string());
-    }
+    Ok(host)
+}
+
+/// Listen where the configuration says and print what is served and how to
+/// connect.
+pub(super) async fn listen(host: &Host) -> Result<(tokio::net::TcpListener, axum::Router), String> {
+    let listen = host.config().server.listen;
+    let data_dir = host.config().storage.data_dir.clone();
     // Fails here, before listening, when no identity provider is configured.
     let router = host.router().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -126,9 +142,7 @@ async fn serve(config: Config, stdio: bool) -> Result<(), String> {
             shell_word(&data.to_string_lossy()),
         );
     }
-    host.serve_router(listener, router)
-        .await
-        .map_err(|e| e.to_string())
+    Ok((listener, router))
 }
 
 /// Ctrl-C or SIGTERM.

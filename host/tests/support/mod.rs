@@ -1,0 +1,57 @@
+//! What the host's process-level tests share: the binary, a free loopback
+//! port, and a stateless (2026-07-28) tools/call over HTTP.
+
+#![allow(dead_code)] // each test file uses its part
+
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+
+/// The `toolhost` binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_toolhost"))
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A stateless tools/call to the server on `port`: the JSON-RPC result, or
+/// `None` when the server could not be reached or did not answer (within
+/// 30 s).
+pub fn call(
+    client: &reqwest::blocking::Client,
+    port: u16,
+    token: &str,
+    tool: &str,
+    args: Value,
+) -> Option<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .ok()?;
+    let text = response.text().ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| Some(l.strip_prefix("data: ").unwrap_or(l)).filter(|l| l.starts_with('{')))?;
+    serde_json::from_str::<Value>(line)
+        .ok()?
+        .get("result")
+        .cloned()
+}
