@@ -1,10 +1,14 @@
 //! `toolhost test`, as a tool author runs it: every bundled plugin's
-//! `tests.toml` passes, and a case that does not hold prints what differed
-//! and exits 1.
+//! `tests.toml` passes (the API callers' against HTTP mocks), a case that
+//! does not hold prints what differed and exits 1, and a project is built
+//! first when its sources are newer.
 
 use std::path::Path;
 use std::process::{Command, Output};
-use toolhost_test_artifacts::{NOTES_CREATE, NOTES_DELETE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH};
+use toolhost_test_artifacts::{
+    NOTES_CREATE, NOTES_DELETE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH, PROJECTS_CREATE,
+    PROJECTS_LIST,
+};
 
 fn toolhost_test(dir: &Path, component: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_toolhost"))
@@ -29,6 +33,8 @@ fn every_bundled_plugin_passes_its_own_cases() {
         ("notes_delete", NOTES_DELETE),
         ("notes_search", NOTES_SEARCH),
         ("notes_export", NOTES_EXPORT),
+        ("projects_list", PROJECTS_LIST),
+        ("projects_create", PROJECTS_CREATE),
     ] {
         let out = toolhost_test(&plugin_dir(name), wasm);
         let said = String::from_utf8_lossy(&out.stdout);
@@ -141,4 +147,59 @@ fn a_project_is_built_first_when_its_sources_are_newer_and_only_then() {
         out.contains("Hi, Ada!") && out.contains("1 passed, 1 failed"),
         "{out}"
     );
+}
+
+#[test]
+fn a_request_nobody_declared_or_another_body_fails_the_case_with_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tests.toml"),
+        r#"
+[[case]]
+name = "no mock for the list"
+
+[[case]]
+name = "created under another name"
+args = { name = "Launch" }
+[[case.http]]
+api = "app"
+method = "POST"
+path = "/projects"
+json = { project = { id = "p1", name = "Launch", owner = "test-user", created_at = "2026-12-01T09:00:00Z" } }
+[case.expect]
+requests = [{ api = "app", method = "POST", path = "/projects", json = { name = "Other" } }]
+
+[[case]]
+name = "a request the case does not expect"
+args = { name = "Launch" }
+[[case.http]]
+api = "app"
+method = "POST"
+path = "/projects"
+json = { project = { id = "p1", name = "Launch", owner = "test-user", created_at = "2026-12-01T09:00:00Z" } }
+[case.expect]
+requests = []
+"#,
+    )
+    .unwrap();
+    let list = toolhost_test(dir.path(), PROJECTS_LIST);
+    let said = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("unexpected request GET app /projects: no [[case.http]] answers it"),
+        "{said}"
+    );
+    let create = toolhost_test(dir.path(), PROJECTS_CREATE);
+    let said = String::from_utf8_lossy(&create.stdout);
+    assert_eq!(create.status.code(), Some(1), "{said}");
+    assert!(said.contains("body of POST app /projects"), "{said}");
+    assert!(
+        said.contains(r#"expected to contain {"name":"Other"}"#),
+        "{said}"
+    );
+    assert!(
+        said.contains(r#"expected []"#) && said.contains(r#"got ["POST app /projects"]"#),
+        "{said}"
+    );
+    assert!(said.contains("0 passed, 3 failed"), "{said}");
 }

@@ -395,3 +395,36 @@ async fn an_answer_other_than_2xx_is_a_tool_error_quoting_the_application() {
         "the status and the application's own words: {text}"
     );
 }
+
+/// The plugin harness gives a tool's API mocks: the call goes through the
+/// host's outbound rules to them, and the test reads the requests made.
+#[test]
+fn the_plugin_harness_answers_a_tools_api_from_mocks_and_records_its_requests() {
+    use toolhost::testing::PluginHarness;
+    use toolhost::testing::http::{HttpMocks, Mock};
+    let mocks = HttpMocks::start(&["app"]).unwrap();
+    let harness = PluginHarness::load(plugins::PROJECTS_LIST.as_ref())
+        .unwrap()
+        .with_http(mocks);
+    let alice = harness.principal("alice", &[]);
+    let project = json!({"id": "p1", "name": "Launch", "owner": "alice",
+                         "created_at": "2026-12-01T09:00:00Z"});
+    let http = harness.http().unwrap();
+    http.answer(&[Mock::get("app", "/projects").json(json!({"projects": [project]}))]);
+    let out = harness.call(&alice, json!({})).unwrap();
+    assert_eq!(out.structured.unwrap()["projects"][0]["name"], "Launch");
+    let seen = http.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/projects")
+    );
+    assert!(seen[0].expected);
+
+    // Nothing declared: the app answers 501, the tool fails, the request
+    // is marked unexpected.
+    http.answer(&[]);
+    let refused = harness.call(&alice, json!({})).unwrap_err();
+    assert!(refused.to_string().contains("501"), "{refused}");
+    assert!(!http.requests()[0].expected);
+}

@@ -27,6 +27,24 @@
 //! # error = { kind = "not_found", message = "no note" }
 //! # store.notes."note:1" = false    # false: the key is gone
 //! ```
+//!
+//! A tool that calls an API (`[apis.<name>]`) gets a loopback mock server
+//! in its place (see [`toolhost::testing::http`]); a case declares its answers and may
+//! expect the requests made, in order. A request nobody declared fails the
+//! case:
+//!
+//! ```toml
+//! [[case.http]]
+//! api = "app"
+//! method = "GET"                    # the default
+//! path = "/projects"                # under the API's URL
+//! status = 200                      # the default
+//! json = { projects = [] }          # or body = "text"; headers = { ... }
+//!
+//! [case.expect]
+//! requests = [{ api = "app", method = "GET", path = "/projects" }]
+//! # a request's JSON body: { ..., json = { name = "Launch" } }
+//! ```
 
 use super::project::Project;
 use super::{CacheArgs, EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, runtime};
@@ -34,8 +52,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use toolhost::runtime::{CallError, ToolError};
+use toolhost::Plugin;
+use toolhost::runtime::{CallError, CallLinks, Limits, ToolError};
 use toolhost::storage::Scope;
+use toolhost::testing::http::{HttpMocks, Mock};
 use toolhost::{Principal, Runtime};
 
 /// Arguments of `toolhost test`.
@@ -78,6 +98,9 @@ struct Case {
     /// Bucket -> key -> JSON value, before the call.
     #[serde(default)]
     store: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// The answers of the APIs the tool calls.
+    #[serde(default)]
+    http: Vec<Mock>,
     #[serde(default)]
     expect: Expect,
 }
@@ -125,6 +148,25 @@ struct Expect {
     /// Bucket -> key -> JSON value after the call; `false` for "absent".
     #[serde(default)]
     store: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// The requests made, in order (absent: any the mocks answer).
+    requests: Option<Vec<ExpectRequest>>,
+}
+
+/// A request a case expects the tool to make.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectRequest {
+    api: String,
+    #[serde(default = "get")]
+    method: String,
+    /// The path under the API's URL, with the query if any.
+    path: String,
+    /// Fields the request's JSON body has.
+    json: Option<toml::Value>,
+}
+
+fn get() -> String {
+    "GET".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,11 +245,17 @@ fn test(args: &TestArgs) -> Result<u8, String> {
     }
     let bytes = std::fs::read(&component)
         .map_err(|e| format!("cannot read {}: {e}", component.display()))?;
+    let apis = Apis::for_suite(
+        &suite,
+        &runtime(&args.cache, None, Default::default())?,
+        &component,
+        &bytes,
+    )?;
     let mut failed = 0;
     for case in &suite.cases {
         // A fresh memory store per case; the compiled artifact is cached.
         let runtime = runtime(&args.cache, None, Default::default())?;
-        match run_case(&runtime, &component, &bytes, case) {
+        match run_case(&runtime, &apis, &component, &bytes, case) {
             Ok(()) => println!("ok    {}", case.name),
             Err(diff) => {
                 failed += 1;
@@ -236,7 +284,13 @@ fn json(value: &toml::Value) -> Value {
 }
 
 /// Run one case: `Err` says what differed.
-fn run_case(runtime: &Runtime, path: &Path, bytes: &[u8], case: &Case) -> Result<(), String> {
+fn run_case(
+    runtime: &Runtime,
+    apis: &Apis,
+    path: &Path,
+    bytes: &[u8],
+    case: &Case,
+) -> Result<(), String> {
     let component = runtime
         .load_component(path, bytes)
         .map_err(|e| format!("the component does not load: {e}"))?;
@@ -271,8 +325,9 @@ fn run_case(runtime: &Runtime, path: &Path, bytes: &[u8], case: &Case) -> Result
             store.put(&scope, key, &bytes).map_err(|e| e.to_string())?;
         }
     }
-    let outcome = tool.call(&who, "test", &json(&case.args));
-    let mut diffs = Vec::new();
+    let links = apis.links(&tool, &who, runtime.limits(), &case.http);
+    let outcome = tool.call_with_limits(&who, "test", &json(&case.args), runtime.limits(), &links);
+    let mut diffs = apis.check(&case.expect.requests);
     match (&outcome, &case.expect.error) {
         (Ok(output), None) => {
             if let Some(want) = &case.expect.structured {
@@ -371,13 +426,94 @@ fn error_of(e: &CallError) -> (String, String) {
     }
 }
 
-/// Whether `got` contains `want`: objects by their fields (recursively),
-/// everything else equal.
+/// Whether `got` contains `want`: objects by their fields, arrays of the
+/// same length element by element (recursively), everything else equal.
 fn contains(got: &Value, want: &Value) -> bool {
     match (got, want) {
         (Value::Object(got), Value::Object(want)) => want
             .iter()
             .all(|(k, w)| got.get(k).is_some_and(|g| contains(g, w))),
+        (Value::Array(got), Value::Array(want)) => {
+            got.len() == want.len() && got.iter().zip(want).all(|(g, w)| contains(g, w))
+        }
         (got, want) => got == want,
+    }
+}
+
+/// The APIs of a suite, served by the HTTP mocks.
+struct Apis(Option<HttpMocks>);
+
+impl Apis {
+    /// Every API a case mocks or a tool of the component expects, each
+    /// under the mock server.
+    fn for_suite(
+        suite: &Suite,
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Apis, String> {
+        let mut names: Vec<String> = Vec::new();
+        for case in &suite.cases {
+            for mock in &case.http {
+                mock.check()
+                    .map_err(|e| format!("case {:?}: {e}", case.name))?;
+                names.push(mock.api.clone());
+            }
+            for want in case.expect.requests.iter().flatten() {
+                names.push(want.api.clone());
+            }
+        }
+        if let Ok(component) = runtime.load_component(path, bytes) {
+            for tool in component.tools() {
+                names.extend(tool.info().apis.iter().cloned());
+            }
+        }
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(Apis(None));
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(Apis(Some(HttpMocks::start(&names)?)))
+    }
+
+    /// What a call of `tool` may reach: every API, answered by `mocks`.
+    fn links(&self, tool: &Plugin, who: &Principal, limits: &Limits, mocks: &[Mock]) -> CallLinks {
+        let Some(http) = &self.0 else {
+            return CallLinks::default();
+        };
+        http.answer(mocks);
+        http.links(tool, who, limits)
+    }
+
+    /// Requests nobody declared, and the expected ones not made in order.
+    fn check(&self, want: &Option<Vec<ExpectRequest>>) -> Vec<String> {
+        let seen = self.0.as_ref().map(HttpMocks::requests).unwrap_or_default();
+        let mut diffs: Vec<String> = (seen.iter())
+            .filter(|s| !s.expected)
+            .map(|s| format!("unexpected request {s}: no [[case.http]] answers it"))
+            .collect();
+        if let Some(want) = want {
+            let want: Vec<String> = (want.iter())
+                .map(|w| format!("{} {} {}", w.method.to_ascii_uppercase(), w.api, w.path))
+                .collect();
+            let got: Vec<String> = seen.iter().map(ToString::to_string).collect();
+            if want != got {
+                diffs.push(format!("requests:\n  expected {want:?}\n  got {got:?}"));
+            }
+        }
+        for (want, seen) in want.iter().flatten().zip(&seen) {
+            if let Some(fields) = &want.json {
+                let got = serde_json::from_slice::<Value>(&seen.body).unwrap_or(Value::Null);
+                if !contains(&got, &json(fields)) {
+                    diffs.push(format!(
+                        "body of {seen}:\n  expected to contain {}\n  got {}",
+                        json(fields),
+                        String::from_utf8_lossy(&seen.body)
+                    ));
+                }
+            }
+        }
+        diffs
     }
 }

@@ -10,6 +10,8 @@
 //! assert_eq!(out.structured.unwrap()["title"], "t");
 //! ```
 
+pub mod http;
+
 use crate::runtime::{
     CallError, CallLinks, LoadError, Plugin, PromptOutput, ResourceContents, Runtime,
     RuntimeConfig, ToolError, ToolOutput, resource_label,
@@ -25,6 +27,7 @@ pub struct PluginHarness {
     runtime: Runtime,
     plugin: Plugin,
     calls: AtomicU64,
+    http: Option<std::sync::Arc<http::HttpMocks>>,
 }
 
 impl PluginHarness {
@@ -46,12 +49,15 @@ impl PluginHarness {
             runtime,
             plugin,
             calls: AtomicU64::new(0),
+            http: None,
         })
     }
 
-    /// Another plugin in the same runtime (same store).
+    /// Another plugin in the same runtime (same store, same HTTP mocks).
     pub fn sibling(&self, path: &Path) -> Result<Self, LoadError> {
-        Self::with_runtime(self.runtime.clone(), path)
+        let mut other = Self::with_runtime(self.runtime.clone(), path)?;
+        other.http = self.http.clone();
+        Ok(other)
     }
 
     /// The loaded plugin.
@@ -71,7 +77,21 @@ impl PluginHarness {
             runtime: self.runtime.clone(),
             plugin: self.plugin.component().tool(name)?,
             calls: AtomicU64::new(0),
+            http: self.http.clone(),
         })
+    }
+
+    /// Calls reach the APIs of `mocks` (and only those), through the host's
+    /// outbound rules, as an operator's grant would let them.
+    pub fn with_http(mut self, mocks: http::HttpMocks) -> Self {
+        self.http = Some(std::sync::Arc::new(mocks));
+        self
+    }
+
+    /// The HTTP mocks calls reach, if any: declare answers, read the
+    /// requests made.
+    pub fn http(&self) -> Option<&http::HttpMocks> {
+        self.http.as_deref()
     }
 
     /// Call the plugin (its first tool, or the one [`PluginHarness::tool`]
@@ -82,8 +102,15 @@ impl PluginHarness {
         arguments: serde_json::Value,
     ) -> Result<ToolOutput, CallError> {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        self.plugin
-            .call(principal, &format!("test-{n}"), &arguments)
+        let id = format!("test-{n}");
+        match &self.http {
+            None => self.plugin.call(principal, &id, &arguments),
+            Some(mocks) => {
+                let limits = self.runtime.limits();
+                let links = mocks.links(&self.plugin, principal, limits);
+                (self.plugin).call_with_limits(principal, &id, &arguments, limits, &links)
+            }
+        }
     }
 
     /// Read the resource at `uri` from the plugin's component as
