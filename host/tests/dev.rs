@@ -1,6 +1,7 @@
 //! `toolhost dev`, as a tool author runs it: three projects made by
 //! `toolhost new` (Rust, JavaScript, Python) served at once; a save in each
-//! is rebuilt and serves within the bound, as the call's new answer shows; a
+//! is rebuilt and serves within the bound, as the call's new answer shows,
+//! and a connected session is told the tool list changed; a
 //! build error is shown once and the last good version keeps serving until
 //! the fix. Prints save -> serving for each language.
 
@@ -84,6 +85,63 @@ fn greet(port: u16, token: &str, tool: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no text in {result}"))
         .to_owned()
+}
+
+/// A 2025-11-25 session's standalone event stream: its lines, as they come.
+fn listen(port: u16, token: &str) -> mpsc::Receiver<String> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let post = |session: Option<&str>, body: serde_json::Value| {
+        let mut request = client
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .timeout(Duration::from_secs(30));
+        if let Some(id) = session {
+            request = request
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.body(body.to_string()).send().unwrap()
+    };
+    let init = post(
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "dev-test", "version": "1"}}}),
+    );
+    let session = (init.headers().get("mcp-session-id"))
+        .expect("a session id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    drop(init.text());
+    post(
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    let stream = client
+        .get(&url)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .unwrap();
+    assert!(stream.status().is_success(), "{}", stream.status());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Replace `from` by `to` in `file` (a save in an editor).
@@ -176,6 +234,7 @@ fn a_save_is_rebuilt_and_served_and_a_broken_build_keeps_the_last_good_version()
     for (name, _, _) in projects {
         assert_eq!(greet(port, &token, name), "Hello, Ada!", "{name}");
     }
+    let events = listen(port, &token);
 
     // A save in each language: rebuilt, and the new answer serves.
     for (name, _, source) in projects {
@@ -188,6 +247,17 @@ fn a_save_is_rebuilt_and_served_and_a_broken_build_keeps_the_last_good_version()
         println!("{line}");
         assert!(line.contains("after the save"), "{line}");
         assert_eq!(greet(port, &token, name), "Hi, Ada!", "{name}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let announced = std::iter::from_fn(|| {
+            events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .ok()
+        })
+        .any(|line| line.contains("notifications/tools/list_changed"));
+        assert!(
+            announced,
+            "{name}: the session is told the tool list changed"
+        );
     }
 
     // A syntax error: shown once, the last good version keeps serving.
