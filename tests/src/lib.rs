@@ -249,8 +249,18 @@ impl TestServer {
     pub async fn client_2026(
         &self,
     ) -> rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig> {
+        self.client_2026_with(rmcp::model::ClientConfig::default())
+            .await
+    }
+
+    /// A 2026-07-28 client whose requests and notifications `handler`
+    /// answers (an elicitation, a progress report).
+    pub async fn client_2026_with<H: rmcp::ClientHandler>(
+        &self,
+        handler: H,
+    ) -> rmcp::service::RunningService<rmcp::RoleClient, H> {
         use rmcp::ClientServiceExt;
-        rmcp::model::ClientConfig::default()
+        handler
             .serve_with_lifecycle(
                 self.transport(),
                 rmcp::ClientLifecycleMode::Discover {
@@ -425,4 +435,18 @@ pub async fn create_note<H: rmcp::ClientHandler>(
         .and_then(|s| s["id"].as_str());
     id.unwrap_or_else(|| panic!("notes_create failed: {created:?}"))
         .to_owned()
+}
+
+/// A client that forwards each tools/list_changed notification to a
+/// channel.
+#[derive(Clone)]
+pub struct Notified(pub tokio::sync::mpsc::UnboundedSender<()>);
+
+impl rmcp::ClientHandler for Notified {
+    async fn on_tool_list_changed(
+        &self,
+        _cx: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.0.send(());
+    }
 }

@@ -12,8 +12,8 @@
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, ElicitationAction, ProtocolVersion, ResourceUpdatedNotificationParam,
-    SamplingMessage, ServerNotification, SubscribeRequestParams, SubscriptionFilter,
+    ElicitResult, ElicitationAction, ResourceUpdatedNotificationParam, SamplingMessage,
+    ServerNotification, SubscribeRequestParams, SubscriptionFilter,
 };
 use rmcp::service::{PeerRequestOptions, RequestContext, RunningService};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
@@ -199,19 +199,6 @@ async fn a_client_that_cannot_be_asked_gives_the_tool_the_reason() {
     );
 }
 
-/// A 2026-07-28 client whose user is `user`.
-async fn client_2026(server: &TestServer, user: User) -> RunningService<RoleClient, User> {
-    use rmcp::ClientServiceExt;
-    user.serve_with_lifecycle(
-        server.transport(),
-        rmcp::ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    )
-    .await
-    .expect("a 2026-07-28 client connects")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answers() {
     let server = TestServer::start(
@@ -225,7 +212,7 @@ async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answe
     )
     .await;
     let user = User::answering(ElicitationAction::Accept);
-    let client = client_2026(&server, user.clone()).await;
+    let client = server.client_2026_with(user.clone()).await;
     let accepted = elicit(&client).await;
     assert_eq!(accepted.is_error, Some(false), "{accepted:?}");
     assert_eq!(
@@ -240,7 +227,9 @@ async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answe
     assert_eq!(user.asked.lock().unwrap().len(), 2, "each asked once");
 
     // notes_delete asks before it deletes: a yes deletes, a no keeps.
-    let yes = client_2026(&server, User::accepting(json!({"confirm": true}))).await;
+    let yes = server
+        .client_2026_with(User::accepting(json!({"confirm": true})))
+        .await;
     let gone = create_note(&yes, "old list", "b").await;
     let kept = create_note(&yes, "keep me", "b").await;
     let deleted = yes
@@ -248,7 +237,9 @@ async fn a_2026_client_is_asked_in_rounds_and_the_call_runs_again_with_the_answe
         .await
         .unwrap();
     assert_eq!(text(&deleted), format!("Deleted note {gone}."));
-    let no = client_2026(&server, User::answering(ElicitationAction::Decline)).await;
+    let no = server
+        .client_2026_with(User::answering(ElicitationAction::Decline))
+        .await;
     let refused = no
         .call_tool(params("notes_delete", json!({"id": kept})))
         .await
@@ -498,7 +489,9 @@ async fn a_deleted_note_is_announced_to_its_owners_subscribers_only() {
         .subscribe(SubscribeRequestParams::new(uri.clone()))
         .await
         .unwrap();
-    let stream_client = client_2026(&server, User::answering(ElicitationAction::Decline)).await;
+    let stream_client = server
+        .client_2026_with(User::answering(ElicitationAction::Decline))
+        .await;
     let mut stream = stream_client
         .listen(
             SubscriptionFilter::builder()

@@ -4,15 +4,15 @@
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
-use rmcp::service::NotificationContext;
-use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use toolhost::storage::Store;
 use toolhost::{Plugin, Principal, Runtime, RuntimeConfig};
-use toolhost_tests::{TestServer, plugins, run_python_client, shared_cache, with_custom_section};
+use toolhost_tests::{
+    Notified, TestServer, plugins, run_python_client, shared_cache, with_custom_section,
+};
 
 fn runtime() -> Runtime {
     let config = RuntimeConfig {
@@ -159,15 +159,6 @@ async fn a_python_mcp_client_calls_the_javascript_and_python_tools() {
             .contains("## Quarterly report"),
         "{exported}"
     );
-}
-
-#[derive(Clone)]
-struct Notified(mpsc::UnboundedSender<()>);
-
-impl ClientHandler for Notified {
-    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
-        let _ = self.0.send(());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -408,18 +408,7 @@ async fn a_python_tool_hears_the_users_answer_and_the_operators_greeting() {
     // A 2026-07-28 client is asked in an input_required round; the call
     // runs again with the answer.
     let user = User::answering(ElicitationAction::Accept);
-    let client = {
-        use rmcp::ClientServiceExt;
-        (user.clone())
-            .serve_with_lifecycle(
-                server.transport(),
-                rmcp::ClientLifecycleMode::Discover {
-                    preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
-                },
-            )
-            .await
-            .unwrap()
-    };
+    let client = server.client_2026_with(user.clone()).await;
     let answered = client
         .call_tool(params("py_confirm", json!({"action": "ship"})))
         .await

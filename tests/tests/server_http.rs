@@ -5,14 +5,14 @@
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, JsonObject, ServerNotification, SubscriptionFilter,
 };
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::service::RunningService;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use toolhost_tests::{TestServer, plugins};
+use toolhost_tests::{Notified, TestServer, plugins};
 
 /// Long enough for debounce + settle + a load, with margin for a busy machine.
 const RELOAD: Duration = Duration::from_secs(5);
@@ -30,16 +30,6 @@ async fn call(
         .call_tool(CallToolRequestParams::new(tool).with_arguments(args(a)))
         .await
         .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-/// A client that forwards tools/list_changed notifications to a channel.
-#[derive(Clone)]
-struct Notified(mpsc::UnboundedSender<()>);
-
-impl ClientHandler for Notified {
-    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
-        let _ = self.0.send(());
-    }
 }
 
 async fn tool_names(client: &RunningService<RoleClient, impl ClientHandler>) -> Vec<String> {
