@@ -410,7 +410,8 @@ fn the_plugin_harness_answers_a_tools_api_from_mocks_and_records_its_requests() 
     let project = json!({"id": "p1", "name": "Launch", "owner": "alice",
                          "created_at": "2026-12-01T09:00:00Z"});
     let http = harness.http().unwrap();
-    http.answer(&[Mock::get("app", "/projects").json(json!({"projects": [project]}))]);
+    http.answer(&[Mock::get("app", "/projects").json(json!({"projects": [project]}))])
+        .unwrap();
     let out = harness.call(&alice, json!({})).unwrap();
     assert_eq!(out.structured.unwrap()["projects"][0]["name"], "Launch");
     let seen = http.requests();
@@ -423,8 +424,29 @@ fn the_plugin_harness_answers_a_tools_api_from_mocks_and_records_its_requests() 
 
     // Nothing declared: the app answers 501, the tool fails, the request
     // is marked unexpected.
-    http.answer(&[]);
+    http.answer(&[]).unwrap();
     let refused = harness.call(&alice, json!({})).unwrap_err();
     assert!(refused.to_string().contains("501"), "{refused}");
     assert!(!http.requests()[0].expected);
+
+    // A mock that could not be served is refused, and the answers stand.
+    for (bad, why) in [
+        (
+            Mock::get("shop", "/projects"),
+            "not one of the mocked APIs (app)",
+        ),
+        (Mock::get("app", "projects"), "must start with /"),
+        (
+            Mock::get("app", "/p").header("bad name", "x"),
+            "is not a valid header",
+        ),
+        (Mock::get("app", "/p").status(1000), "is not an HTTP status"),
+    ] {
+        let error = http.answer(&[bad]).unwrap_err();
+        assert!(error.contains(why), "{error}");
+    }
+    assert!(
+        harness.call(&alice, json!({})).is_err(),
+        "still nothing declared"
+    );
 }

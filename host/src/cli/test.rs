@@ -325,7 +325,7 @@ fn run_case(
             store.put(&scope, key, &bytes).map_err(|e| e.to_string())?;
         }
     }
-    let links = apis.links(&tool, &who, runtime.limits(), &case.http);
+    let links = apis.links(&tool, &who, runtime.limits(), &case.http)?;
     let outcome = tool.call_with_limits(&who, "test", &json(&case.args), runtime.limits(), &links);
     let mut diffs = apis.check(&case.expect.requests);
     match (&outcome, &case.expect.error) {
@@ -478,12 +478,18 @@ impl Apis {
     }
 
     /// What a call of `tool` may reach: every API, answered by `mocks`.
-    fn links(&self, tool: &Plugin, who: &Principal, limits: &Limits, mocks: &[Mock]) -> CallLinks {
+    fn links(
+        &self,
+        tool: &Plugin,
+        who: &Principal,
+        limits: &Limits,
+        mocks: &[Mock],
+    ) -> Result<CallLinks, String> {
         let Some(http) = &self.0 else {
-            return CallLinks::default();
+            return Ok(CallLinks::default());
         };
-        http.answer(mocks);
-        http.links(tool, who, limits)
+        http.answer(mocks)?;
+        Ok(http.links(tool, who, limits))
     }
 
     /// Requests nobody declared, and the expected ones not made in order.

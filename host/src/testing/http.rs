@@ -3,15 +3,16 @@
 //! is served under its own path prefix (`http://127.0.0.1:PORT/<api>/`), so
 //! the tool's requests go through the host's whole outbound path (URL rules,
 //! reserved headers, limits) to it. It answers the requests declared with
-//! [`HttpMocks::answer`] and records every request; one nobody declared gets
-//! a 501 and is marked unexpected.
+//! [`HttpMocks::answer`] (which refuses a mock it could not serve) and
+//! records every request; one nobody declared gets a 501 and is marked
+//! unexpected.
 //!
 //! ```no_run
 //! use toolhost::testing::{PluginHarness, http::{HttpMocks, Mock}};
 //! use serde_json::json;
 //!
 //! let mocks = HttpMocks::start(&["app"]).unwrap();
-//! mocks.answer(&[Mock::get("app", "/projects").json(json!({"projects": []}))]);
+//! mocks.answer(&[Mock::get("app", "/projects").json(json!({"projects": []}))]).unwrap();
 //! let harness = PluginHarness::load("projects_list.wasm".as_ref()).unwrap().with_http(mocks);
 //! let out = harness.call(&harness.principal("alice", &[]), json!({})).unwrap();
 //! assert_eq!(harness.http().unwrap().requests()[0].path, "/projects");
@@ -276,9 +277,22 @@ impl HttpMocks {
         })
     }
 
-    /// Answer `mocks` from now on and forget the requests seen so far.
-    pub fn answer(&self, mocks: &[Mock]) {
+    /// Answer `mocks` from now on and forget the requests seen so far. A
+    /// mock that cannot be served ([`Mock::check`]) or names an API these
+    /// mocks do not serve is refused with the reason, and nothing changes.
+    pub fn answer(&self, mocks: &[Mock]) -> Result<(), String> {
+        for mock in mocks {
+            mock.check()?;
+            if !self.apis.contains(&mock.api) {
+                return Err(format!(
+                    "http api {:?} is not one of the mocked APIs ({})",
+                    mock.api,
+                    self.apis.join(", ")
+                ));
+            }
+        }
         self.server.arm(mocks);
+        Ok(())
     }
 
     /// The requests seen since [`HttpMocks::answer`], in order.
