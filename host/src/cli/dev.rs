@@ -10,7 +10,7 @@
 //! build that fails is shown once, and the last good version keeps serving.
 
 use super::project::{Project, Sources};
-use super::{EXIT_OK, EXIT_USAGE, serve, shell_word, this_command};
+use super::{EXIT_USAGE, serve, shell_word, this_command};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -51,20 +51,7 @@ pub fn run(args: DevArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("toolhost dev: cannot start the async runtime: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    match runtime.block_on(dev(projects, config)) {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("toolhost dev: {e}");
-            EXIT_USAGE
-        }
-    }
+    serve::run_server("dev", dev(projects, config))
 }
 
 /// The projects, and the configuration of the development server.

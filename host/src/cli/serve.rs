@@ -57,17 +57,26 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    run_server("serve", serve(config, args.stdio))
+}
+
+/// Run a server command's `work` on a multi-threaded async runtime until it
+/// ends: exit 0, or 2 with `toolhost COMMAND: reason`.
+pub(super) fn run_server(
+    command: &str,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> u8 {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("toolhost serve: cannot start the async runtime: {e}");
+            eprintln!("toolhost {command}: cannot start the async runtime: {e}");
             return EXIT_USAGE;
         }
     };
-    match runtime.block_on(serve(config, args.stdio)) {
+    match runtime.block_on(work) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("toolhost serve: {e}");
+            eprintln!("toolhost {command}: {e}");
             EXIT_USAGE
         }
     }
