@@ -8,18 +8,11 @@
 mod support;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{bin, call, free_port};
-
-fn sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sdk")
-        .canonicalize()
-        .unwrap()
-}
+use support::{bin, call, free_port, new_project};
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
@@ -160,19 +153,7 @@ fn a_save_is_rebuilt_and_served_and_a_broken_build_keeps_the_last_good_version()
         ("dev_rs", "rust", "src/lib.rs"),
     ];
     for (name, lang, _) in projects {
-        let dir = parent.path().join(name);
-        let made = bin()
-            .args(["new", name, "--lang", lang, "--dir"])
-            .arg(&dir)
-            .arg("--sdk")
-            .arg(sdk())
-            .output()
-            .unwrap();
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+        new_project(name, lang, &parent.path().join(name));
     }
     let port = free_port();
     let data = parent.path().join("data");

@@ -3,8 +3,10 @@
 //! does not hold prints what differed and exits 1, and a project is built
 //! first when its sources are newer.
 
+mod support;
 use std::path::Path;
 use std::process::{Command, Output};
+use support::new_project;
 use toolhost_test_artifacts::{
     NOTES_CREATE, NOTES_DELETE, NOTES_EXPORT, NOTES_LIST, NOTES_SEARCH, PROJECTS_CREATE,
     PROJECTS_LIST,
@@ -96,19 +98,7 @@ text = "Pay rent"
 fn a_project_is_built_first_when_its_sources_are_newer_and_only_then() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("hello_js");
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    let made = Command::new(env!("CARGO_BIN_EXE_toolhost"))
-        .args(["new", "hello_js", "--lang", "js", "--dir"])
-        .arg(&dir)
-        .arg("--sdk")
-        .arg(sdk.canonicalize().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    new_project("hello_js", "js", &dir);
     let test = || {
         Command::new(env!("CARGO_BIN_EXE_toolhost"))
             .arg("test")

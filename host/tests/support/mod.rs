@@ -1,9 +1,11 @@
 //! What the host's process-level tests share: the binary, a free loopback
-//! port, and a stateless (2026-07-28) tools/call over HTTP.
+//! port, a stateless (2026-07-28) tools/call over HTTP, and a tool project
+//! made by `toolhost new`.
 
 #![allow(dead_code)] // each test file uses its part
 
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -54,4 +56,28 @@ pub fn call(
         .ok()?
         .get("result")
         .cloned()
+}
+
+/// The repository's `sdk/` directory, for `toolhost new --sdk`.
+pub fn sdk() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sdk")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `toolhost new NAME --lang LANG --dir DIR` with this repository's kits.
+pub fn new_project(name: &str, lang: &str, dir: &Path) {
+    let made = bin()
+        .args(["new", name, "--lang", lang, "--dir"])
+        .arg(dir)
+        .arg("--sdk")
+        .arg(sdk())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
 }
