@@ -38,10 +38,16 @@ INSPECTOR   := tests/clients/inspector
 EMBED_DIR   := $(RUN_DIR)/embed-plugins
 EMBEDDED    := projects_list projects_create
 
-.PHONY: setup pyclient tsclient inspector standin app conformance polyglot plugins host run embed demo test
+.PHONY: setup postgres pyclient tsclient inspector standin app conformance polyglot plugins host run embed demo test
 
 setup:
 	rustup target add $(WASM_TARGET)
+
+# PostgreSQL's server, which the fleet tests start throwaway clusters of:
+# Debian's package, installed when no initdb is found.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 pyclient: $(PYENV)/.installed
 
@@ -125,6 +131,6 @@ demo: plugins host
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject alice --data $(RUN_DIR)/demo
 	$(TOOLHOST) call $(RUN_DIR)/plugins/notes_list.wasm --subject bob --data $(RUN_DIR)/demo
 
-test: setup pyclient tsclient inspector standin app conformance
+test: setup postgres pyclient tsclient inspector standin app conformance
 	cd sdk/python && python3 -m unittest -q
 	$(CARGO) test --workspace

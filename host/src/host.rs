@@ -53,7 +53,9 @@ use crate::runtime::Runtime;
 use crate::signing::SigningKey;
 use crate::storage::audit::{AuditStore, SqliteAuditStore};
 use crate::storage::oauth_sqlite::SqliteOAuthStore;
-use crate::storage::{SqliteStore, StorageError, Store, run_blocking};
+use crate::storage::{
+    Postgres, PostgresAuditStore, PostgresStore, SqliteStore, StorageError, Store, run_blocking,
+};
 use crate::transport::{http, mcp::McpShared, stdio};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
@@ -200,16 +202,25 @@ impl Host {
             false => None,
         };
         let storage = settings.storage.clone();
-        let (store, dev_issuer) = {
+        let (store, postgres, dev_issuer) = {
             let (data_dir, dev) = (storage.data_dir.clone(), settings.dev);
             run_blocking(move || {
-                let store = SqliteStore::open_dir(&data_dir, storage.sync)?;
+                let (store, postgres) = match &storage.postgres {
+                    Some(settings) => {
+                        let db = Postgres::connect(settings)?;
+                        tracing::info!(database = ?db, "tool data and the audit trail in PostgreSQL");
+                        (Store::new(PostgresStore::open(db.clone())?), Some(db))
+                    }
+                    None => (
+                        Store::new(SqliteStore::open_dir(&data_dir, storage.sync)?),
+                        None,
+                    ),
+                };
                 let dev = dev.then(|| DevIssuer::open(&data_dir));
-                Ok((store, dev))
+                Ok((store, postgres, dev))
             })
             .await?
         };
-        let store = Store::new(store);
         let dev_issuer = dev_issuer.transpose()?;
         let auth = match &settings.auth {
             None => None,
@@ -306,14 +317,17 @@ impl Host {
                 let cutoff = (settings.audit.retention)
                     .map(|keep| clock.unix_millis() - keep.as_millis() as i64);
                 let trail = run_blocking(move || {
-                    let trail = SqliteAuditStore::open(&path)?;
+                    let trail: Arc<dyn AuditStore> = match postgres {
+                        Some(db) => Arc::new(PostgresAuditStore::open(db)?),
+                        None => Arc::new(SqliteAuditStore::open(&path)?),
+                    };
                     if let Some(cutoff) = cutoff {
                         trail.prune(cutoff)?;
                     }
                     Ok(trail)
                 })
                 .await?;
-                Some(Arc::new(AuditLog::start(Arc::new(trail))?))
+                Some(Arc::new(AuditLog::start(trail)?))
             }
         };
         let (outbound, caller_key) = {

@@ -5,11 +5,9 @@
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 mod support;
-use support::{bin, call, free_port};
+use support::{bin, burst_then_kill_9, call, free_port};
 use toolhost_test_artifacts::{HOSTILE_LOOP, NOTES_CREATE, NOTES_LIST};
 
 /// `toolhost serve --dev` on `port`, ready (its /healthz answers).
@@ -69,58 +67,8 @@ fn kill_9_during_a_burst_loses_no_acknowledged_note() {
     plugins_dir(dir.path(), &[NOTES_CREATE, NOTES_LIST]);
     let port = free_port();
     let mut server = serve(dir.path(), port, &[]);
-    let token = Arc::new(token(dir.path(), "alice"));
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let count = Arc::new(AtomicUsize::new(0));
-    let killed = Arc::new(AtomicBool::new(false));
-    // Four writers, 25 notes each at most (notes_list shows 100).
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (token, acknowledged, count, killed) = (
-                token.clone(),
-                acknowledged.clone(),
-                count.clone(),
-                killed.clone(),
-            );
-            std::thread::spawn(move || {
-                let client = reqwest::blocking::Client::new();
-                for i in 0..25 {
-                    let title = format!("w{w}-{i}");
-                    match call(
-                        &client,
-                        port,
-                        &token,
-                        "notes_create",
-                        json!({"title": title, "body": "burst"}),
-                    ) {
-                        Some(r) if r["isError"] == false => {
-                            acknowledged.lock().unwrap().push(title);
-                            count.fetch_add(1, Ordering::SeqCst);
-                        }
-                        _ if killed.load(Ordering::SeqCst) => break,
-                        other => panic!("a write failed before the kill: {other:?}"),
-                    }
-                }
-            })
-        })
-        .collect();
-    // Kill in the middle of the burst.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count.load(Ordering::SeqCst) < 20 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    killed.store(true, Ordering::SeqCst);
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
-    for w in writers {
-        w.join().unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() >= 20 && acknowledged.len() < 100,
-        "the kill came mid-burst: {}",
-        acknowledged.len()
-    );
+    let token = token(dir.path(), "alice");
+    let acknowledged = burst_then_kill_9(port, &token, &mut server);
 
     let mut server = serve(dir.path(), port, &[]);
     let client = reqwest::blocking::Client::new();

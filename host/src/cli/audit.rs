@@ -1,18 +1,20 @@
 //! `toolhost audit`: read the audit trail of tool calls.
 
 use super::{EXIT_OK, EXIT_USAGE, print_line};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toolhost::clock::{Clock, SystemClock};
 use toolhost::storage::audit::{AuditQuery, AuditStore, SqliteAuditStore};
+use toolhost::storage::{Postgres, PostgresAuditStore};
 
 #[derive(clap::Args)]
 pub struct AuditArgs {
-    /// The server's data directory (where `audit.db` is) [default: the
-    /// configuration's storage.data_dir, else .toolhost].
+    /// The server's data directory (where `audit.db` is) [default: where
+    /// the configuration keeps the trail: its PostgreSQL database with
+    /// storage.backend = "postgres", else storage.data_dir, else .toolhost].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// The server's configuration file, for its data directory.
+    /// The server's configuration file, for where it keeps the trail.
     #[arg(long, env = "TOOLHOST_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Only calls by this subject.
@@ -52,6 +54,29 @@ fn since_ms(since: &str) -> Result<i64, String> {
         })
 }
 
+/// The trail to read: `audit.db` in `--data`, else where the configuration
+/// keeps it (PostgreSQL with `storage.backend = "postgres"`, else
+/// `storage.data_dir`).
+fn trail(data: Option<PathBuf>, config: Option<&Path>) -> Result<Box<dyn AuditStore>, String> {
+    if let Some(dir) = data {
+        let trail = SqliteAuditStore::open_existing(&SqliteAuditStore::path_in(&dir));
+        return Ok(Box::new(trail.map_err(|e| e.to_string())?));
+    }
+    let config = toolhost::Config::load(config).map_err(|e| e.to_string())?;
+    let trail: Box<dyn AuditStore> = match config.postgres_settings().map_err(|e| e.to_string())? {
+        Some(settings) => Box::new(
+            Postgres::connect(&settings)
+                .and_then(PostgresAuditStore::open)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => Box::new(
+            SqliteAuditStore::open_existing(&SqliteAuditStore::path_in(&config.storage.data_dir))
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    Ok(trail)
+}
+
 pub fn run(args: AuditArgs) -> u8 {
     let since = match args.since.as_deref().map(since_ms).transpose() {
         Ok(s) => s,
@@ -67,18 +92,9 @@ pub fn run(args: AuditArgs) -> u8 {
         decision: args.decision,
         limit: args.limit,
     };
-    let data = match args.data {
-        Some(dir) => dir,
-        None => match toolhost::Config::load(args.config.as_deref()) {
-            Ok(config) => config.storage.data_dir,
-            Err(e) => {
-                eprintln!("toolhost audit: {e}");
-                return EXIT_USAGE;
-            }
-        },
-    };
-    let path = SqliteAuditStore::path_in(&data);
-    let records = match SqliteAuditStore::open_existing(&path).and_then(|s| s.query(&query)) {
+    let records = match trail(args.data, args.config.as_deref())
+        .and_then(|t| t.query(&query).map_err(|e| e.to_string()))
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("toolhost audit: {e}");

@@ -72,6 +72,14 @@ pub const ENV_VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        name: "TOOLHOST_DATABASE_URL",
+        key: "storage.url",
+        set: |c, v| {
+            c.storage.url = Secret::from(v);
+            Ok(())
+        },
+    },
+    EnvVar {
         name: "MCP_ISSUER_URL",
         key: "auth.public_url",
         set: |c, v| {

@@ -24,6 +24,7 @@ pub use resolve::{AuditSettings, MetricsSettings, PluginSource, ResolvedConfig, 
 use crate::Principal;
 use crate::registry::WatchConfig;
 use crate::runtime::Limits;
+use crate::secret::Secret;
 use crate::storage::SyncMode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -205,6 +206,29 @@ pub struct StorageConfig {
     /// cache keeps (the most recently compiled), so a rollback loads fast; the
     /// rest are deleted when the plugins change.
     pub cache_unused_bytes: u64,
+    /// Where the tools' key/value data lives: `sqlite` (in the data
+    /// directory) or `postgres` (at `url`, shared by a fleet).
+    pub backend: StorageBackend,
+    /// The PostgreSQL URL (`postgres://user:password@host:port/database`;
+    /// env `TOOLHOST_DATABASE_URL`). A secret: never printed.
+    pub url: Secret,
+    /// PostgreSQL connections each replica keeps open at most.
+    pub pool_size: u32,
+    /// The longest one PostgreSQL operation may take, waiting for a
+    /// connection included; past it the call gets "storage unavailable".
+    pub statement_timeout_ms: u64,
+}
+
+/// `storage.backend`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum StorageBackend {
+    /// SQLite files in the data directory: one machine.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database every replica shares.
+    Postgres,
 }
 
 impl Default for StorageConfig {
@@ -214,6 +238,10 @@ impl Default for StorageConfig {
             sync: SyncMode::Full,
             cache_dir: None,
             cache_unused_bytes: crate::runtime::UNUSED_BUDGET_BYTES,
+            backend: StorageBackend::Sqlite,
+            url: Secret::default(),
+            pool_size: 16,
+            statement_timeout_ms: 5000,
         }
     }
 }
@@ -425,6 +453,57 @@ apis = ["app"]
         )
         .unwrap();
         assert!(e.contains("auth.jwks_min_ttl_secs"), "{e}");
+    }
+
+    #[test]
+    fn postgres_storage_needs_a_url_that_parses_and_prints_it_hidden() {
+        let check = |text: &str, url: Option<&str>| {
+            let mut config = parse(text).unwrap();
+            config
+                .apply_env(|k| (k == "TOOLHOST_DATABASE_URL").then(|| url.map(String::from))?)
+                .unwrap();
+            config.resolve().map(|r| (config, r))
+        };
+        let postgres = "[storage]\nbackend = \"postgres\"\npool_size = 8\n";
+        let e = check(postgres, None).unwrap_err().to_string();
+        assert!(
+            e.contains("storage.url") && e.contains("TOOLHOST_DATABASE_URL"),
+            "{e}"
+        );
+        let e = check(postgres, Some("mysql://u:hunter2@db/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not a PostgreSQL URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = check("", Some("postgres://u:p@db/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.backend is not"), "{e}");
+        let e = check(
+            "[storage]\nbackend = \"postgres\"\nstatement_timeout_ms = 0\n",
+            Some("postgres://u:p@db/x"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("storage.statement_timeout_ms"), "{e}");
+        let (config, resolved) = check(postgres, Some("postgres://u:hunter2@db:5433/x")).unwrap();
+        let settings = resolved.storage.postgres.unwrap();
+        assert_eq!(settings.pool_size, 8);
+        assert_eq!(settings.url.expose(), "postgres://u:hunter2@db:5433/x");
+        let printed = toml::to_string_pretty(&config).unwrap();
+        assert!(printed.contains("backend = \"postgres\""), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            parse("")
+                .unwrap()
+                .resolve()
+                .unwrap()
+                .storage
+                .postgres
+                .is_none()
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! From the file's model to what each subsystem takes: validated once.
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, StorageBackend};
 use crate::Principal;
 use crate::auth::{AuthConfigError, AuthSettings};
 use crate::outbound::{ApiSettings, OutboundSettings};
@@ -74,6 +74,9 @@ pub struct StorageSettings {
     pub sync: SyncMode,
     /// The compiled-artifact cache.
     pub cache_dir: PathBuf,
+    /// The tool store in PostgreSQL (`backend = "postgres"`), or `None` for
+    /// SQLite in the data directory.
+    pub postgres: Option<crate::storage::PostgresSettings>,
 }
 
 /// The audit trail.
@@ -157,6 +160,49 @@ impl Config {
     /// the subsystems take.
     /// Each tool's `[tools.<name>.config]`, secrets read with `env`; a
     /// secret whose variable is unset or empty stops the start, named.
+    /// `[storage]`'s PostgreSQL settings (`None` for SQLite), checked: a URL
+    /// that parses, a pool and a timeout in range, and no URL for another
+    /// backend.
+    pub fn postgres_settings(
+        &self,
+    ) -> Result<Option<crate::storage::PostgresSettings>, ConfigError> {
+        let storage = &self.storage;
+        if storage.backend != StorageBackend::Postgres {
+            if !storage.url.is_empty() {
+                return Err(invalid(
+                    "storage.url",
+                    "is set (or TOOLHOST_DATABASE_URL is), but storage.backend is not \"postgres\"; \
+                     set backend = \"postgres\" to use it",
+                ));
+            }
+            return Ok(None);
+        }
+        if storage.url.is_empty() {
+            return Err(invalid(
+                "storage.url",
+                "backend = \"postgres\" needs the database's URL \
+                 (postgres://user:password@host:port/database), or TOOLHOST_DATABASE_URL",
+            ));
+        }
+        if storage.pool_size == 0 || storage.pool_size > 1000 {
+            return Err(invalid("storage.pool_size", "must be between 1 and 1000"));
+        }
+        if storage.statement_timeout_ms < 10 || storage.statement_timeout_ms > 600_000 {
+            return Err(invalid(
+                "storage.statement_timeout_ms",
+                "must be between 10 and 600000",
+            ));
+        }
+        let timeout = Duration::from_millis(storage.statement_timeout_ms);
+        crate::storage::postgres_config(storage.url.expose(), timeout)
+            .map_err(|why| invalid("storage.url", why))?;
+        Ok(Some(crate::storage::PostgresSettings {
+            url: storage.url.clone(),
+            pool_size: storage.pool_size as usize,
+            statement_timeout: timeout,
+        }))
+    }
+
     fn resolve_tool_config(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
@@ -258,6 +304,7 @@ impl Config {
                 data_dir: self.storage.data_dir.clone(),
                 sync: self.storage.sync,
                 cache_dir: self.storage.cache_dir(),
+                postgres: self.postgres_settings()?,
             },
             runtime,
             policy,

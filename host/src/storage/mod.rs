@@ -4,7 +4,8 @@
 //! (opened the one way `storage::db` describes: private files, WAL, durability,
 //! versioned migrations):
 //! - the tool data behind the key/value capability ([`Backend`], served
-//!   through [`Store`]; SQLite in `toolhost.db`, or memory);
+//!   through [`Store`]; SQLite in `toolhost.db`, PostgreSQL for a fleet
+//!   ([`PostgresStore`]), or memory);
 //! - the OAuth proxy's state ([`oauth::OAuthStore`], in `oauth.db`);
 //! - the audit trail ([`audit::AuditStore`], in `audit.db`).
 //!
@@ -24,11 +25,14 @@ pub(crate) mod db;
 mod memory;
 pub mod oauth;
 pub mod oauth_sqlite;
+mod postgres;
 mod sqlite;
 
 pub(crate) use db::create_private_dir;
 pub use db::{SyncMode, blocking_section, run_blocking};
 pub use memory::MemoryStore;
+pub(crate) use postgres::connection_config as postgres_config;
+pub use postgres::{Postgres, PostgresAuditStore, PostgresSettings, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// Longest bucket name, in bytes.
@@ -50,6 +54,10 @@ pub enum StorageError {
     /// The backend failed; the host's fault.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The backend cannot be reached right now (a database server down or
+    /// not answering in time); the same request may succeed later.
+    #[error("storage unavailable, retry shortly: {0}")]
+    Unavailable(String),
     /// The data directory could not be opened.
     #[error("cannot open storage at {path}: {reason}")]
     Open {
@@ -101,6 +109,42 @@ pub struct ScanRequest {
     pub limit: u32,
     /// Descending key order.
     pub reverse: bool,
+}
+
+/// The keys a [`ScanRequest`] covers, as byte bounds: its prefix's range,
+/// narrowed by the cursor (a cursor outside the range clamps to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyRange {
+    /// The smallest key, or the cursor to start after.
+    pub lower: Vec<u8>,
+    /// Whether `lower` itself is in range (false: it is the cursor).
+    pub lower_inclusive: bool,
+    /// Every key is below this (exclusive); `None`: no upper bound.
+    pub upper: Option<Vec<u8>>,
+}
+
+impl ScanRequest {
+    /// The byte range this scan covers, for a backend's range query.
+    pub(crate) fn key_range(&self) -> KeyRange {
+        let prefix = self.prefix.as_bytes();
+        let mut range = KeyRange {
+            lower: prefix.to_vec(),
+            lower_inclusive: true,
+            upper: prefix_upper_bound(prefix),
+        };
+        if let Some(after) = &self.start_after {
+            let after = after.as_bytes().to_vec();
+            if self.reverse {
+                if range.upper.as_ref().is_none_or(|u| after < *u) {
+                    range.upper = Some(after);
+                }
+            } else if after >= range.lower {
+                range.lower = after;
+                range.lower_inclusive = false;
+            }
+        }
+        range
+    }
 }
 
 /// A key and its value.

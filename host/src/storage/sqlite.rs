@@ -1,7 +1,7 @@
 //! The default backend: SQLite in the data directory (see [`super::db`]).
 
 use super::db::{Database, SyncMode};
-use super::{Backend, Entry, ScanRequest, Scope, StorageError, prefix_upper_bound};
+use super::{Backend, Entry, KeyRange, ScanRequest, Scope, StorageError};
 use rusqlite::{OptionalExtension, params};
 use std::path::Path;
 
@@ -87,21 +87,11 @@ impl Backend for SqliteStore {
     }
 
     fn scan(&self, scope: &Scope, request: &ScanRequest) -> Result<Vec<Entry>, StorageError> {
-        let prefix = request.prefix.as_bytes();
-        let mut lower: Vec<u8> = prefix.to_vec();
-        let mut lower_inclusive = true;
-        let mut upper: Option<Vec<u8>> = prefix_upper_bound(prefix);
-        if let Some(after) = &request.start_after {
-            let after = after.as_bytes().to_vec();
-            if request.reverse {
-                if upper.as_ref().is_none_or(|u| after < *u) {
-                    upper = Some(after);
-                }
-            } else if after >= lower {
-                lower = after;
-                lower_inclusive = false;
-            }
-        }
+        let KeyRange {
+            lower,
+            lower_inclusive,
+            upper,
+        } = request.key_range();
         let sql = format!(
             "SELECT key, value FROM kv WHERE bucket = ?1 AND subject = ?2 AND key {} ?3 {} \
              ORDER BY key {} LIMIT ?5",

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod http;
+pub mod postgres;
 
 use crate::runtime::{
     CallError, CallLinks, LoadError, Plugin, PromptOutput, ResourceContents, Runtime,

@@ -81,3 +81,57 @@ pub fn new_project(name: &str, lang: &str, dir: &Path) {
         String::from_utf8_lossy(&made.stderr)
     );
 }
+
+/// Four writers create notes (25 each at most, so one list of 100 shows
+/// them all) as `token` on the server on `port`; once 20 are acknowledged,
+/// `server` gets SIGKILL. The titles acknowledged before the kill.
+pub fn burst_then_kill_9(port: u16, token: &str, server: &mut std::process::Child) -> Vec<String> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let token = Arc::new(token.to_owned());
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (token, acknowledged, count, killed) = (
+                token.clone(),
+                acknowledged.clone(),
+                count.clone(),
+                killed.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                for i in 0..25 {
+                    let title = format!("w{w}-{i}");
+                    let arguments = json!({"title": title, "body": "burst"});
+                    match call(&client, port, &token, "notes_create", arguments) {
+                        Some(r) if r["isError"] == false => {
+                            acknowledged.lock().unwrap().push(title);
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ if killed.load(Ordering::SeqCst) => break,
+                        other => panic!("a write failed before the kill: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::SeqCst) < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    killed.store(true, Ordering::SeqCst);
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 20 && acknowledged.len() < 100,
+        "the kill came mid-burst: {}",
+        acknowledged.len()
+    );
+    acknowledged
+}

@@ -48,6 +48,12 @@ impl StoreCall {
 fn to_wit(e: StorageError) -> store::StoreError {
     match e {
         StorageError::Invalid(m) => store::StoreError::Invalid(m),
+        StorageError::Unavailable(why) => {
+            tracing::warn!(error = %why, "storage unavailable during a tool call");
+            store::StoreError::Backend(
+                "the host's storage is unavailable right now; retry shortly".into(),
+            )
+        }
         other => {
             // The detail stays in the host log; the tool sees a safe message.
             tracing::error!(error = %other, "storage failed during a tool call");
