@@ -1,7 +1,8 @@
 //! What the sandbox costs, side by side with native Rust, in one run:
 //! in-process calls (WASM plugin vs the same logic compiled into the host),
 //! tools/call over Streamable HTTP at concurrency 1, 16 and 64 (WASM vs a
-//! native tool served by the same host), hot reload, start-up with 10
+//! native tool served by the same host), the tool store on PostgreSQL vs
+//! SQLite, hot reload, start-up with 10
 //! plugins, memory, token verification, outbound HTTP from a tool, and a
 //! component's resources, prompts and progress reports. Prints markdown tables, then
 //! every figure again as JSON.
@@ -16,6 +17,7 @@ mod memory;
 mod outbound;
 mod served;
 mod startup;
+mod storage;
 
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -146,6 +148,10 @@ async fn main() -> anyhow::Result<()> {
         title("Outbound HTTP from a Rust tool to a loopback API vs reqwest natively");
         return outbound::outbound(2_000).await;
     }
+    if only.iter().any(|a| a == "storage") {
+        title("Tool store: PostgreSQL vs SQLite, in process");
+        return storage::postgres_vs_sqlite(2_000);
+    }
     if only.iter().any(|a| a == "served") {
         served::served(2_000)?;
         return Ok(());
@@ -159,6 +165,8 @@ async fn main() -> anyhow::Result<()> {
     title("In process: WASM plugin vs native Rust, per call");
     inprocess::call_costs(5_000)?;
     inprocess::languages(500)?;
+    title("Tool store: PostgreSQL vs SQLite, in process");
+    storage::postgres_vs_sqlite(2_000)?;
     served::served(2_000)?;
     title("Start-up with 10 plugins (Host::start until ready)");
     startup::start_up(5).await?;
